@@ -1,0 +1,64 @@
+# Fjord — the commands the README shows. `make test` is also what CI runs (.ci/run).
+#
+# One cargo profile (dev, with optimised dependencies) serves run, test and verify, so a
+# build is done once and shared. `make bench` uses release.
+
+CARGO ?= cargo
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+VENV := .venv
+NODE_CLIENTS := tests/clients/node
+PY_CLIENTS := tests/clients/python
+
+.PHONY: run build test test-deps system-deps verify fix fmt-check clippy bench cluster clean
+
+## run: build and start one broker on 127.0.0.1:9092 with data in ./data
+run:
+	$(CARGO) run -p fjord --bin fjord -- serve
+
+build:
+	$(CARGO) build --workspace --bins --tests
+
+## test: install what the tests need, then build once and run every test
+test: test-deps build
+	$(CARGO) nextest run --workspace --no-fail-fast
+
+## test-deps: kcat and libclang (apt), kafkajs (npm), confluent-kafka (pip, in .venv)
+test-deps: system-deps $(VENV)/.installed $(NODE_CLIENTS)/node_modules/.installed
+
+system-deps:
+	@missing=""; \
+	command -v kcat >/dev/null || missing="$$missing kcat"; \
+	ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || missing="$$missing libclang-dev"; \
+	command -v cargo-nextest >/dev/null || [ -x "$$HOME/.cargo/bin/cargo-nextest" ] || missing="$$missing nextest"; \
+	case "$$missing" in *nextest*) $(CARGO) install --locked cargo-nextest;; esac; \
+	apt_missing=$$(echo "$$missing" | sed 's/nextest//'); \
+	if [ -n "$$(echo $$apt_missing)" ]; then \
+		echo "installing:$$apt_missing"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$apt_missing; \
+	fi
+
+$(VENV)/.installed: $(PY_CLIENTS)/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r $(PY_CLIENTS)/requirements.txt
+	touch $@
+
+$(NODE_CLIENTS)/node_modules/.installed: $(NODE_CLIENTS)/package.json $(NODE_CLIENTS)/package-lock.json
+	npm ci --prefix $(NODE_CLIENTS) --no-audit --no-fund
+	touch $@
+
+## verify: the read-only gate — formatting, clippy with warnings denied, every test
+verify: fmt-check clippy test
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## fix: format the code
+fix:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean
+	rm -rf $(VENV) $(NODE_CLIENTS)/node_modules

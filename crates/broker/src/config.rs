@@ -1,0 +1,340 @@
+//! Broker configuration: Kafka property names, read from defaults, then a TOML or `.properties`
+//! file, then `FJORD_…` environment variables, then `--override key=value` flags, each layer
+//! overriding the one before. [`BrokerConfig::from_properties`] validates everything at start and
+//! names the offending property in its error.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// A configuration problem, phrased for the operator who has to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {reason}")]
+    Parse { path: PathBuf, reason: String },
+    #[error("unknown property '{0}' (see docs/configuration.md for the supported ones)")]
+    Unknown(String),
+    #[error("property '{key}' = '{value}': {reason}")]
+    Invalid { key: String, value: String, reason: String },
+    #[error("override '{0}' is not of the form key=value")]
+    Override(String),
+}
+
+/// One supported property: name, default value, meaning (for docs and DescribeConfigs).
+#[derive(Debug, Clone, Copy)]
+pub struct PropertyDef {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub doc: &'static str,
+}
+
+/// Every broker property Fjord reads. docs/configuration.md is written from this list.
+pub const PROPERTIES: &[PropertyDef] = &[
+    PropertyDef { name: "node.id", default: "1", doc: "Id of this broker in the cluster." },
+    PropertyDef { name: "listeners", default: "PLAINTEXT://127.0.0.1:9092", doc: "Address the Kafka listener binds (PLAINTEXT only). Port 0 picks a free port." },
+    PropertyDef { name: "advertised.listeners", default: "", doc: "Address given to clients in Metadata; empty means the bound listener address." },
+    PropertyDef { name: "log.dirs", default: "./data", doc: "Data directory: partition logs and the node's RocksDB (one directory)." },
+    PropertyDef { name: "num.partitions", default: "1", doc: "Partitions of auto-created topics and of CreateTopics with -1." },
+    PropertyDef { name: "default.replication.factor", default: "1", doc: "Replication factor of auto-created topics and of CreateTopics with -1." },
+    PropertyDef { name: "auto.create.topics.enable", default: "true", doc: "Create unknown topics named in Metadata requests." },
+    PropertyDef { name: "log.retention.ms", default: "604800000", doc: "Default retention.ms of topics (-1: keep forever)." },
+    PropertyDef { name: "log.retention.bytes", default: "-1", doc: "Default retention.bytes per partition (-1: unlimited)." },
+    PropertyDef { name: "log.retention.check.interval.ms", default: "300000", doc: "How often retention runs." },
+    PropertyDef { name: "log.segment.bytes", default: "1073741824", doc: "Default segment.bytes: segment size before a roll." },
+    PropertyDef { name: "log.roll.ms", default: "604800000", doc: "Default segment.ms: segment age before a roll." },
+    PropertyDef { name: "log.cleanup.policy", default: "delete", doc: "Default cleanup.policy of topics." },
+    PropertyDef { name: "log.message.timestamp.type", default: "CreateTime", doc: "Default message.timestamp.type: CreateTime or LogAppendTime." },
+    PropertyDef { name: "log.flush.interval.messages", default: "1", doc: "1: every acks=all write is fsynced before it is acknowledged (group commit). Larger values leave flushing to the OS." },
+    PropertyDef { name: "message.max.bytes", default: "1048588", doc: "Default max.message.bytes: largest record batch accepted." },
+    PropertyDef { name: "min.insync.replicas", default: "1", doc: "Default min.insync.replicas of topics." },
+    PropertyDef { name: "socket.request.max.bytes", default: "104857600", doc: "Largest request frame; larger frames close the connection." },
+    PropertyDef { name: "group.initial.rebalance.delay.ms", default: "3000", doc: "Delay before the first rebalance of a new group (consumer groups)." },
+    PropertyDef { name: "offsets.topic.num.partitions", default: "50", doc: "Partitions of __consumer_offsets (consumer groups)." },
+    PropertyDef { name: "controller.quorum.voters", default: "", doc: "Raft voters id@host:port,...; empty: this node is a cluster of one." },
+    PropertyDef { name: "shutdown.timeout.ms", default: "10000", doc: "Longest wait for in-flight requests on shutdown." },
+];
+
+/// The validated broker configuration.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    pub node_id: i32,
+    pub listener: SocketAddr,
+    pub advertised: Option<(String, u16)>,
+    pub data_dir: PathBuf,
+    pub num_partitions: i32,
+    pub default_replication_factor: i32,
+    pub auto_create_topics: bool,
+    pub retention_check_interval_ms: u64,
+    pub flush_every_ack: bool,
+    pub socket_request_max_bytes: usize,
+    pub shutdown_timeout_ms: u64,
+    /// Every property with its effective value, and whether it was set explicitly.
+    pub values: BTreeMap<&'static str, (String, bool)>,
+}
+
+impl BrokerConfig {
+    /// The embedded default: one broker on 127.0.0.1:9092 with data in ./data.
+    pub fn embedded_default() -> Self {
+        Self::from_properties(BTreeMap::new()).expect("defaults are valid")
+    }
+
+    /// Builds and validates a configuration from explicitly set properties.
+    pub fn from_properties(set: BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let mut values: BTreeMap<&'static str, (String, bool)> =
+            PROPERTIES.iter().map(|p| (p.name, (p.default.to_string(), false))).collect();
+        for (key, value) in set {
+            let def = PROPERTIES.iter().find(|p| p.name == key).ok_or_else(|| ConfigError::Unknown(key.clone()))?;
+            values.insert(def.name, (value.trim().to_string(), true));
+        }
+        let get = |k: &str| values[k].0.clone();
+        let listener = parse_listener("listeners", &get("listeners"))?;
+        let advertised = match get("advertised.listeners").as_str() {
+            "" => None,
+            v => {
+                let (host, port) = split_listener("advertised.listeners", v)?;
+                Some((host, port))
+            }
+        };
+        let config = Self {
+            node_id: parse_num("node.id", &get("node.id"), 0..=i32::MAX as i64)? as i32,
+            listener,
+            advertised,
+            data_dir: PathBuf::from(non_empty("log.dirs", &get("log.dirs"))?),
+            num_partitions: parse_num("num.partitions", &get("num.partitions"), 1..=100_000)? as i32,
+            default_replication_factor: parse_num("default.replication.factor", &get("default.replication.factor"), 1..=32)?
+                as i32,
+            auto_create_topics: parse_bool("auto.create.topics.enable", &get("auto.create.topics.enable"))?,
+            retention_check_interval_ms: parse_num(
+                "log.retention.check.interval.ms",
+                &get("log.retention.check.interval.ms"),
+                1..=i64::MAX,
+            )? as u64,
+            flush_every_ack: parse_num("log.flush.interval.messages", &get("log.flush.interval.messages"), 1..=i64::MAX)?
+                == 1,
+            socket_request_max_bytes: parse_num("socket.request.max.bytes", &get("socket.request.max.bytes"), 1024..=i32::MAX as i64)?
+                as usize,
+            shutdown_timeout_ms: parse_num("shutdown.timeout.ms", &get("shutdown.timeout.ms"), 0..=i64::MAX)? as u64,
+            values,
+        };
+        parse_num("group.initial.rebalance.delay.ms", &config.value("group.initial.rebalance.delay.ms"), 0..=i64::MAX)?;
+        parse_num("offsets.topic.num.partitions", &config.value("offsets.topic.num.partitions"), 1..=100_000)?;
+        if !config.value("controller.quorum.voters").is_empty() {
+            return Err(invalid(
+                "controller.quorum.voters",
+                &config.value("controller.quorum.voters"),
+                "multi-node clusters are not available yet; leave it empty for a single node",
+            ));
+        }
+        // Topic defaults are validated by the same rules as topic configs.
+        crate::topic_config::TopicDefaults::from_broker(&config)
+            .map_err(|(key, value, reason)| ConfigError::Invalid { key, value, reason })?;
+        Ok(config)
+    }
+
+    /// The effective value of a property (its default when not set).
+    pub fn value(&self, name: &str) -> String {
+        self.values.get(name).map(|v| v.0.clone()).unwrap_or_default()
+    }
+
+    /// Whether a property was set explicitly (file, environment or override).
+    pub fn is_set(&self, name: &str) -> bool {
+        self.values.get(name).is_some_and(|v| v.1)
+    }
+}
+
+/// Collects properties from a config file, the environment and overrides, in that order.
+#[derive(Debug, Default)]
+pub struct ConfigSources {
+    pub file: Option<PathBuf>,
+    pub env: Vec<(String, String)>,
+    pub overrides: Vec<String>,
+}
+
+impl ConfigSources {
+    /// Merges the sources into one property map (later sources win).
+    pub fn merge(&self) -> Result<BTreeMap<String, String>, ConfigError> {
+        let mut set = BTreeMap::new();
+        if let Some(path) = &self.file {
+            set.extend(read_file(path)?);
+        }
+        for (key, value) in &self.env {
+            if let Some(rest) = key.strip_prefix("FJORD_") {
+                set.insert(rest.to_ascii_lowercase().replace('_', "."), value.clone());
+            }
+        }
+        for o in &self.overrides {
+            let (k, v) = o.split_once('=').ok_or_else(|| ConfigError::Override(o.clone()))?;
+            set.insert(k.trim().to_string(), v.trim().to_string());
+        }
+        Ok(set)
+    }
+}
+
+/// Reads a `.toml` file (flat dotted keys or nested tables) or a Java `.properties` file.
+fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+    let parse_err = |reason: String| ConfigError::Parse { path: path.into(), reason };
+    if path.extension().is_some_and(|e| e == "toml") {
+        let table: toml::Table = toml::from_str(&text).map_err(|e| parse_err(e.to_string()))?;
+        let mut out = BTreeMap::new();
+        flatten("", &table, &mut out).map_err(parse_err)?;
+        return Ok(out);
+    }
+    let mut out = BTreeMap::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
+            continue;
+        }
+        let (k, v) = line
+            .split_once('=')
+            .or_else(|| line.split_once(':'))
+            .ok_or_else(|| parse_err(format!("line {}: expected key=value", n + 1)))?;
+        out.insert(k.trim().to_string(), v.trim().to_string());
+    }
+    Ok(out)
+}
+
+fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>) -> Result<(), String> {
+    for (k, v) in table {
+        let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+        match v {
+            toml::Value::Table(t) => flatten(&key, t, out)?,
+            toml::Value::String(s) => {
+                out.insert(key, s.clone());
+            }
+            toml::Value::Integer(i) => {
+                out.insert(key, i.to_string());
+            }
+            toml::Value::Boolean(b) => {
+                out.insert(key, b.to_string());
+            }
+            toml::Value::Array(items) => {
+                let parts: Vec<String> = items.iter().map(|i| i.as_str().map_or(i.to_string(), str::to_string)).collect();
+                out.insert(key, parts.join(","));
+            }
+            other => return Err(format!("'{key}': unsupported value {other}")),
+        }
+    }
+    Ok(())
+}
+
+fn invalid(key: &str, value: &str, reason: &str) -> ConfigError {
+    ConfigError::Invalid { key: key.into(), value: value.into(), reason: reason.into() }
+}
+
+fn non_empty(key: &str, value: &str) -> Result<String, ConfigError> {
+    let first = value.split(',').next().unwrap_or("").trim();
+    if first.is_empty() {
+        return Err(invalid(key, value, "must not be empty"));
+    }
+    if value.contains(',') {
+        return Err(invalid(key, value, "only one data directory is supported"));
+    }
+    Ok(first.to_string())
+}
+
+pub(crate) fn parse_num(key: &str, value: &str, range: std::ops::RangeInclusive<i64>) -> Result<i64, ConfigError> {
+    let n: i64 = value.parse().map_err(|_| invalid(key, value, "not an integer"))?;
+    if !range.contains(&n) {
+        return Err(invalid(key, value, &format!("must be in {}..={}", range.start(), range.end())));
+    }
+    Ok(n)
+}
+
+fn parse_bool(key: &str, value: &str) -> Result<bool, ConfigError> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(invalid(key, value, "must be true or false")),
+    }
+}
+
+fn split_listener(key: &str, value: &str) -> Result<(String, u16), ConfigError> {
+    if value.contains(',') {
+        return Err(invalid(key, value, "only one listener is supported"));
+    }
+    let rest = value
+        .strip_prefix("PLAINTEXT://")
+        .ok_or_else(|| invalid(key, value, "expected PLAINTEXT://host:port"))?;
+    let (host, port) = rest.rsplit_once(':').ok_or_else(|| invalid(key, value, "expected PLAINTEXT://host:port"))?;
+    let port: u16 = port.parse().map_err(|_| invalid(key, value, "port must be 0..=65535"))?;
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    Ok((host.to_string(), port))
+}
+
+fn parse_listener(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
+    let (host, port) = split_listener(key, value)?;
+    let host = if host.is_empty() { "0.0.0.0".to_string() } else { host };
+    let ip = if host == "localhost" { "127.0.0.1".parse().ok() } else { host.parse().ok() };
+    let ip: std::net::IpAddr = ip.ok_or_else(|| invalid(key, value, "host must be an IP address or localhost"))?;
+    Ok(SocketAddr::new(ip, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn props(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_are_the_embedded_broker() {
+        let c = BrokerConfig::embedded_default();
+        assert_eq!(c.listener, "127.0.0.1:9092".parse().unwrap());
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+        assert!(c.auto_create_topics && c.flush_every_ack);
+        assert!(!c.is_set("log.dirs"));
+    }
+
+    #[test]
+    fn errors_name_the_property() {
+        let e = BrokerConfig::from_properties(props(&[("num.partitions", "zero")])).unwrap_err();
+        assert_eq!(e.to_string(), "property 'num.partitions' = 'zero': not an integer");
+        let e = BrokerConfig::from_properties(props(&[("listeners", "http://x")])).unwrap_err();
+        assert!(e.to_string().contains("PLAINTEXT://"));
+        let e = BrokerConfig::from_properties(props(&[("log.dirz", "x")])).unwrap_err();
+        assert!(matches!(e, ConfigError::Unknown(_)));
+        let e = BrokerConfig::from_properties(props(&[("log.message.timestamp.type", "Now")])).unwrap_err();
+        assert!(e.to_string().contains("log.message.timestamp.type"), "{e}");
+    }
+
+    #[test]
+    fn layers_override_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("fjord.toml");
+        std::fs::write(&file, "num.partitions = 3\n[log]\ndirs = \"/tmp/a\"\n").unwrap();
+        let sources = ConfigSources {
+            file: Some(file),
+            env: vec![("FJORD_NUM_PARTITIONS".into(), "4".into()), ("PATH".into(), "x".into())],
+            overrides: vec!["listeners=PLAINTEXT://127.0.0.1:0".into()],
+        };
+        let c = BrokerConfig::from_properties(sources.merge().unwrap()).unwrap();
+        assert_eq!(c.num_partitions, 4);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/a"));
+        assert_eq!(c.listener.port(), 0);
+        let props_file = dir.path().join("server.properties");
+        std::fs::write(&props_file, "# comment\nnode.id=7\nauto.create.topics.enable = false\n").unwrap();
+        let sources = ConfigSources { file: Some(props_file), ..Default::default() };
+        let c = BrokerConfig::from_properties(sources.merge().unwrap()).unwrap();
+        assert_eq!(c.node_id, 7);
+        assert!(!c.auto_create_topics);
+    }
+}
+
+#[cfg(test)]
+mod doc_tests {
+    #[test]
+    fn every_property_is_documented() {
+        let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/configuration.md")).unwrap();
+        for p in super::PROPERTIES {
+            assert!(doc.contains(&format!("| `{}` | `{}` |", p.name, p.default)), "{} missing from docs", p.name);
+        }
+        for t in crate::topic_config::TOPIC_CONFIGS {
+            assert!(doc.contains(&format!("| `{}` |", t.name)), "{} missing from docs", t.name);
+        }
+    }
+}

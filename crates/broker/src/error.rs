@@ -1,0 +1,126 @@
+//! Broker errors and the one place where every internal error becomes a Kafka error code.
+//!
+//! [`BrokerError::code`] is an exhaustive `match` over this crate's errors and the errors of the
+//! crates below it, with no catch-all arm: a new error variant anywhere fails to compile until
+//! someone decides what clients see for it.
+
+use fjord_log::LogError;
+use fjord_meta::MetaError;
+use kafka_protocol::ResponseError;
+
+/// Why a request (or one partition of it) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    #[error(transparent)]
+    Log(#[from] LogError),
+    #[error(transparent)]
+    Meta(#[from] MetaError),
+    #[error("this server does not host this topic-partition")]
+    UnknownTopicOrPartition,
+    #[error("this server does not host this topic id")]
+    UnknownTopicId,
+    #[error("{0}")]
+    InvalidTopic(String),
+    #[error("acks must be -1, 0 or 1, not {0}")]
+    InvalidRequiredAcks(i16),
+    #[error("{0}")]
+    InvalidConfig(String),
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("{0}")]
+    InvalidPartitions(String),
+    #[error("{0}")]
+    InvalidReplicaAssignment(String),
+    #[error("leader epoch {requested} is newer than the current {current}")]
+    UnknownLeaderEpoch { requested: i32, current: i32 },
+    #[error("leader epoch {requested} is older than the current {current}")]
+    FencedLeaderEpoch { requested: i32, current: i32 },
+    #[error("fetch session {0} does not exist")]
+    FetchSessionIdNotFound(i32),
+    #[error("transactions are not supported yet")]
+    TransactionsUnsupported,
+    #[error("storage failure: {0}")]
+    Storage(String),
+}
+
+impl BrokerError {
+    /// The Kafka error this error is reported as.
+    pub fn code(&self) -> ResponseError {
+        match self {
+            BrokerError::Log(e) => match e {
+                LogError::Io { .. } => ResponseError::KafkaStorageError,
+                LogError::Poisoned => ResponseError::KafkaStorageError,
+                LogError::CorruptMessage(_) => ResponseError::CorruptMessage,
+                LogError::UnsupportedMessageFormat { .. } => ResponseError::UnsupportedForMessageFormat,
+                LogError::MessageTooLarge { .. } => ResponseError::MessageTooLarge,
+                LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
+                LogError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,
+                LogError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
+                LogError::InvalidOffset(_) => ResponseError::OffsetOutOfRange,
+            },
+            BrokerError::Meta(e) => match e {
+                MetaError::TopicExists(_) => ResponseError::TopicAlreadyExists,
+                MetaError::UnknownTopic(_) => ResponseError::UnknownTopicOrPartition,
+                MetaError::InvalidPartitions(_) => ResponseError::InvalidPartitions,
+                MetaError::InvalidReplicationFactor { .. } => ResponseError::InvalidReplicationFactor,
+                MetaError::Storage(_) => ResponseError::UnknownServerError,
+            },
+            BrokerError::UnknownTopicOrPartition => ResponseError::UnknownTopicOrPartition,
+            BrokerError::UnknownTopicId => ResponseError::UnknownTopicId,
+            BrokerError::InvalidTopic(_) => ResponseError::InvalidTopicException,
+            BrokerError::InvalidRequiredAcks(_) => ResponseError::InvalidRequiredAcks,
+            BrokerError::InvalidConfig(_) => ResponseError::InvalidConfig,
+            BrokerError::InvalidRequest(_) => ResponseError::InvalidRequest,
+            BrokerError::InvalidPartitions(_) => ResponseError::InvalidPartitions,
+            BrokerError::InvalidReplicaAssignment(_) => ResponseError::InvalidReplicaAssignment,
+            BrokerError::UnknownLeaderEpoch { .. } => ResponseError::UnknownLeaderEpoch,
+            BrokerError::FencedLeaderEpoch { .. } => ResponseError::FencedLeaderEpoch,
+            BrokerError::FetchSessionIdNotFound(_) => ResponseError::FetchSessionIdNotFound,
+            BrokerError::TransactionsUnsupported => ResponseError::InvalidRequest,
+            BrokerError::Storage(_) => ResponseError::KafkaStorageError,
+        }
+    }
+
+    /// The numeric error code for a response field.
+    pub fn error_code(&self) -> i16 {
+        self.code().code()
+    }
+
+    /// The message for a response's error_message field.
+    pub fn message(&self) -> kafka_protocol::protocol::StrBytes {
+        kafka_protocol::protocol::StrBytes::from_string(self.to_string())
+    }
+}
+
+/// Kafka's rules for topic names: 1–249 characters of `[a-zA-Z0-9._-]`, not `.` or `..`.
+pub fn validate_topic_name(name: &str) -> Result<(), BrokerError> {
+    let fail = |why: &str| Err(BrokerError::InvalidTopic(format!("Topic name \"{name}\" is illegal, {why}")));
+    if name.is_empty() {
+        return fail("it can't be empty");
+    }
+    if name == "." || name == ".." {
+        return fail("it can't be '.' or '..'");
+    }
+    if name.len() > 249 {
+        return fail("it can't be longer than 249 characters");
+    }
+    if !name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-')) {
+        return fail("it contains a character other than ASCII alphanumerics, '.', '_' and '-'");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn topic_names_follow_kafka_rules() {
+        for ok in ["a", "orders.v1", "A_b-9", &"x".repeat(249)] {
+            assert!(validate_topic_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", ".", "..", "a b", "ü", "a/b", &"x".repeat(250)] {
+            assert_eq!(validate_topic_name(bad).unwrap_err().code(), ResponseError::InvalidTopicException, "{bad}");
+        }
+    }
+}

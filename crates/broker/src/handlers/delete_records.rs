@@ -1,0 +1,57 @@
+//! DeleteRecords (key 21): advances partitions' log start offsets, making every record before the
+//! given offset unreadable; whole segments below it are deleted, and the new start is stored
+//! durably before the answer. -1 means the high watermark (delete everything); an offset past the
+//! high watermark, or any other negative one, is OFFSET_OUT_OF_RANGE. An offset at or below the
+//! current start changes nothing.
+//!
+//! Not supported: waiting for followers' low watermarks (`timeout_ms`), which only matters once
+//! partitions have followers; refusing compacted topics, which needs compaction first.
+
+use fjord_log::LogError;
+use fjord_protocol::ApiRange;
+use kafka_protocol::messages::delete_records_request::DeleteRecordsPartition;
+use kafka_protocol::messages::delete_records_response::{DeleteRecordsPartitionResult, DeleteRecordsTopicResult};
+use kafka_protocol::messages::{ApiKey, DeleteRecordsRequest, DeleteRecordsResponse};
+
+use crate::{Broker, BrokerError};
+
+pub const API: ApiRange = ApiRange { key: ApiKey::DeleteRecords, min: 0, max: 2 };
+
+/// The offset that stands for the high watermark.
+const HIGH_WATERMARK: i64 = -1;
+
+pub fn handle(broker: &Broker, _version: i16, request: DeleteRecordsRequest) -> DeleteRecordsResponse {
+    let topics = request
+        .topics
+        .into_iter()
+        .map(|topic| {
+            let name = topic.name.0.as_str();
+            let partitions = topic
+                .partitions
+                .iter()
+                .map(|p| {
+                    let result = DeleteRecordsPartitionResult::default().with_partition_index(p.partition_index);
+                    match delete(broker, name, p) {
+                        Ok(low_watermark) => result.with_low_watermark(low_watermark),
+                        Err(e) => result.with_error_code(e.error_code()).with_low_watermark(-1),
+                    }
+                })
+                .collect();
+            DeleteRecordsTopicResult::default().with_name(topic.name).with_partitions(partitions)
+        })
+        .collect();
+    DeleteRecordsResponse::default().with_topics(topics)
+}
+
+/// Deletes the records of one partition before the requested offset: the new log start offset.
+fn delete(broker: &Broker, topic: &str, p: &DeleteRecordsPartition) -> Result<i64, BrokerError> {
+    let partition = broker.replicas.partition(topic, p.partition_index).ok_or(BrokerError::UnknownTopicOrPartition)?;
+    let (_, high_watermark) = partition.offsets();
+    let offset = if p.offset == HIGH_WATERMARK { high_watermark } else { p.offset };
+    if !(0..=high_watermark).contains(&offset) {
+        return Err(LogError::InvalidOffset(offset).into());
+    }
+    let start = broker.replicas.delete_records(&partition, offset)?;
+    tracing::info!(topic, partition = p.partition_index, log_start_offset = start, "deleted records");
+    Ok(start)
+}

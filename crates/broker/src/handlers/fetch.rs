@@ -1,0 +1,124 @@
+//! Fetch (key 1): whole batches from each partition, starting with the batch that holds the
+//! fetch offset, within the partition and response byte limits — but at least one batch for the
+//! first partition with data, however large (KIP-74).
+//!
+//! Long poll: when fewer than `min_bytes` are ready and no partition has an error, the request
+//! waits for appends until `max_wait_ms`, without blocking other connections. Fetch sessions
+//! (KIP-227) are never created: session id 0 tells clients to send full requests, which Kafka
+//! allows. v13+ name topics by id.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use fjord_protocol::ApiRange;
+use kafka_protocol::messages::fetch_request::FetchPartition;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse};
+use tokio::time::Instant;
+
+use super::topic_name;
+use crate::{Broker, BrokerError};
+
+pub const API: ApiRange = ApiRange { key: ApiKey::Fetch, min: 4, max: 16 };
+
+/// First version that names topics by id instead of by name.
+const TOPIC_IDS_FROM: i16 = 13;
+
+pub async fn handle(broker: &Broker, version: i16, request: FetchRequest) -> FetchResponse {
+    if request.session_id != 0 {
+        let e = BrokerError::FetchSessionIdNotFound(request.session_id);
+        return FetchResponse::default().with_error_code(e.error_code());
+    }
+    let deadline = Instant::now() + Duration::from_millis(request.max_wait_ms.max(0) as u64);
+    let min_bytes = request.min_bytes.max(0) as usize;
+    let mut appends = broker.replicas.appends();
+    loop {
+        appends.borrow_and_update();
+        let (responses, bytes, any_error) = read_all(broker, version, &request);
+        if bytes >= min_bytes || any_error || Instant::now() >= deadline {
+            return FetchResponse::default().with_responses(responses);
+        }
+        tokio::select! {
+            changed = appends.changed() => if changed.is_err() { return FetchResponse::default().with_responses(responses) },
+            _ = tokio::time::sleep_until(deadline) => {}
+        }
+    }
+}
+
+/// One pass over every requested partition: (responses, record bytes, whether any partition failed).
+fn read_all(broker: &Broker, version: i16, request: &FetchRequest) -> (Vec<FetchableTopicResponse>, usize, bool) {
+    let image = broker.image();
+    let mut budget = if request.max_bytes > 0 { request.max_bytes as usize } else { usize::MAX };
+    let mut total = 0usize;
+    let mut any_error = false;
+    let mut topics = Vec::with_capacity(request.topics.len());
+    for topic in &request.topics {
+        let name = if version >= TOPIC_IDS_FROM {
+            image.topic_by_id(topic.topic_id).map(|t| t.name.clone())
+        } else {
+            Some(topic.topic.0.to_string())
+        };
+        let mut partitions = Vec::with_capacity(topic.partitions.len());
+        for p in &topic.partitions {
+            let result = match &name {
+                Some(name) => read_partition(broker, name, p, budget, total == 0),
+                None => Err(BrokerError::UnknownTopicId),
+            };
+            let data = match result {
+                Ok((records, log_start, hw)) => {
+                    total += records.len();
+                    budget = budget.saturating_sub(records.len());
+                    partition_data(p.partition, hw, log_start).with_records(Some(records))
+                }
+                Err(e) => {
+                    any_error = true;
+                    let (log_start, hw) = match (&name, &e) {
+                        (Some(n), BrokerError::Log(_)) => {
+                            broker.replicas.partition(n, p.partition).map_or((-1, -1), |p| p.offsets())
+                        }
+                        _ => (-1, -1),
+                    };
+                    partition_data(p.partition, hw, log_start).with_error_code(e.error_code())
+                }
+            };
+            partitions.push(data);
+        }
+        let mut response = FetchableTopicResponse::default().with_partitions(partitions);
+        if version >= TOPIC_IDS_FROM {
+            response.topic_id = topic.topic_id;
+        } else {
+            response.topic = topic_name(name.as_deref().unwrap_or_default());
+        }
+        topics.push(response);
+    }
+    (topics, total, any_error)
+}
+
+fn read_partition(
+    broker: &Broker,
+    topic: &str,
+    p: &FetchPartition,
+    budget: usize,
+    first: bool,
+) -> Result<(Bytes, i64, i64), BrokerError> {
+    let partition = broker.replicas.partition(topic, p.partition).ok_or(BrokerError::UnknownTopicOrPartition)?;
+    partition.check_leader_epoch(p.current_leader_epoch)?;
+    let max = (p.partition_max_bytes.max(0) as usize).min(budget);
+    if max == 0 && !first {
+        let (log_start, hw) = partition.offsets();
+        return Ok((Bytes::new(), log_start, hw));
+    }
+    let read = partition.read(p.fetch_offset, max, first)?;
+    Ok((read.records, read.log_start_offset, read.log_end_offset))
+}
+
+fn partition_data(index: i32, hw: i64, log_start: i64) -> PartitionData {
+    PartitionData::default()
+        .with_partition_index(index)
+        .with_high_watermark(hw)
+        .with_last_stable_offset(hw)
+        .with_log_start_offset(log_start)
+        .with_aborted_transactions(None)
+        .with_records(Some(Bytes::new()))
+}
+

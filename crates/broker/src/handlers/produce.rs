@@ -1,0 +1,98 @@
+//! Produce (key 0): append each partition's batches to its log, as the client encoded them.
+//!
+//! acks=0 gets no response; acks=1 is answered after the append; acks=-1 additionally waits for
+//! the fsync that covers the append when `log.flush.interval.messages` is 1 (the default), one
+//! group-committed fsync per partition, run for all partitions of the request at once. v0–v2
+//! (old message formats) are answered by the connection with UNSUPPORTED_FOR_MESSAGE_FORMAT.
+
+use std::sync::Arc;
+
+use fjord_protocol::ApiRange;
+use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
+use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse};
+use tokio::task::JoinSet;
+
+use super::{message, topic_name};
+use crate::replica::{Partition, now_ms};
+use crate::{Broker, BrokerError};
+
+pub const API: ApiRange = ApiRange { key: ApiKey::Produce, min: 0, max: 11 };
+
+pub async fn handle(broker: &Broker, _version: i16, request: ProduceRequest) -> Option<ProduceResponse> {
+    let acks = request.acks;
+    let transactional = request.transactional_id.is_some();
+    // Fresh for every partition: a request-level refusal is reported on each partition.
+    let refusal = || {
+        if !matches!(acks, -1..=1) {
+            Some(BrokerError::InvalidRequiredAcks(acks))
+        } else if transactional {
+            Some(BrokerError::TransactionsUnsupported)
+        } else {
+            None
+        }
+    };
+    let now = now_ms();
+    let mut to_sync: Vec<(usize, usize, Arc<Partition>, i64)> = Vec::new();
+    let mut responses = Vec::with_capacity(request.topic_data.len());
+    let mut appended = false;
+    for (t, topic) in request.topic_data.into_iter().enumerate() {
+        let name = topic.name.0.to_string();
+        let mut partitions = Vec::with_capacity(topic.partition_data.len());
+        for (i, data) in topic.partition_data.into_iter().enumerate() {
+            let response = PartitionProduceResponse::default().with_index(data.index).with_base_offset(-1).with_log_append_time_ms(-1).with_log_start_offset(-1);
+            let result = match refusal() {
+                Some(e) => Err(e),
+                None => append(broker, &name, data.index, data.records, now),
+            };
+            partitions.push(match result {
+                Ok((partition, outcome)) => {
+                    appended |= !outcome.duplicate;
+                    to_sync.push((t, i, partition, outcome.last_offset + 1));
+                    response
+                        .with_base_offset(outcome.base_offset)
+                        .with_log_append_time_ms(outcome.log_append_time)
+                        .with_log_start_offset(outcome.log_start_offset)
+                }
+                Err(e) => response.with_error_code(e.error_code()).with_error_message(message(e.to_string())),
+            });
+        }
+        responses.push(TopicProduceResponse::default().with_name(topic_name(&name)).with_partition_responses(partitions));
+    }
+    if appended {
+        broker.replicas.notify_append();
+    }
+    if acks == 0 {
+        return None;
+    }
+    if acks == -1 && broker.config.flush_every_ack && !to_sync.is_empty() {
+        let mut syncs = JoinSet::new();
+        for (t, i, partition, upto) in to_sync {
+            syncs.spawn(async move { (t, i, partition.sync_to(upto).await) });
+        }
+        while let Some(joined) = syncs.join_next().await {
+            let Ok((t, i, result)) = joined else { continue };
+            if let Err(e) = result {
+                let p = &mut responses[t].partition_responses[i];
+                p.error_code = e.error_code();
+                p.base_offset = -1;
+                p.error_message = message(e.to_string());
+            }
+        }
+    }
+    Some(ProduceResponse::default().with_responses(responses))
+}
+
+fn append(
+    broker: &Broker,
+    topic: &str,
+    index: i32,
+    records: Option<bytes::Bytes>,
+    now: i64,
+) -> Result<(Arc<Partition>, fjord_log::AppendOutcome), BrokerError> {
+    let partition = broker.replicas.partition(topic, index).ok_or(BrokerError::UnknownTopicOrPartition)?;
+    let records = records.ok_or_else(|| BrokerError::InvalidRequest("null record set".into()))?;
+    // The only copy of the record bytes on the way to the file: the log stamps offsets in place.
+    let mut bytes = records.to_vec();
+    let outcome = partition.append(&mut bytes, now)?;
+    Ok((partition, outcome))
+}

@@ -1,0 +1,239 @@
+//! The replica manager: the partitions this broker hosts, kept in step with the metadata image.
+//!
+//! # Layout
+//! - [`partition`]: one hosted partition, its log and its group-commit fsync.
+//! - [`ReplicaManager`] (here): opening, creating and deleting partition directories as the
+//!   metadata image changes, lookups for handlers, retention, and the clean-shutdown marker.
+//!
+//! On disk, `log.dirs` holds one directory per partition, `<topic>-<partition>`, with a
+//! `partition.metadata` file naming the topic id (so a topic deleted and re-created under the same
+//! name is never confused with the old one), the `meta/` RocksDB, and `.fjord_clean_shutdown` after
+//! a clean stop.
+
+mod partition;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use fjord_log::{OpenOptions, PartitionLog};
+use fjord_meta::{MetadataImage, NodeDb};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+pub use partition::Partition;
+
+use crate::BrokerError;
+use crate::topic_config::TopicDefaults;
+
+const CLEAN_MARKER: &str = ".fjord_clean_shutdown";
+const PARTITION_METADATA: &str = "partition.metadata";
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The partitions hosted by this broker.
+#[derive(Debug)]
+pub struct ReplicaManager {
+    dir: PathBuf,
+    node_id: i32,
+    defaults: TopicDefaults,
+    db: Arc<NodeDb>,
+    clean_start: bool,
+    partitions: RwLock<HashMap<(String, i32), Arc<Partition>>>,
+    reconcile_lock: Mutex<()>,
+    appended: watch::Sender<u64>,
+}
+
+impl ReplicaManager {
+    /// Opens the data directory: notes whether the last stop was clean (and removes the marker, so
+    /// a crash from here on is detected), then opens every partition the image places here.
+    pub fn open(dir: &Path, node_id: i32, defaults: TopicDefaults, db: Arc<NodeDb>, image: &MetadataImage) -> Result<Self, BrokerError> {
+        std::fs::create_dir_all(dir).map_err(|e| io_error("create data directory", dir, e))?;
+        let marker = dir.join(CLEAN_MARKER);
+        let clean_start = marker.exists();
+        if clean_start {
+            std::fs::remove_file(&marker).map_err(|e| io_error("remove the clean-shutdown marker", &marker, e))?;
+        }
+        tracing::info!(dir = %dir.display(), clean = clean_start, "opening data directory");
+        let manager = Self {
+            dir: dir.to_path_buf(),
+            node_id,
+            defaults,
+            db,
+            clean_start,
+            partitions: RwLock::new(HashMap::new()),
+            reconcile_lock: Mutex::new(()),
+            appended: watch::channel(0).0,
+        };
+        manager.remove_strays(image)?;
+        manager.reconcile(image)?;
+        Ok(manager)
+    }
+
+    /// Whether the previous stop left the clean-shutdown marker.
+    pub fn clean_start(&self) -> bool {
+        self.clean_start
+    }
+
+    /// Topic config defaults of this broker.
+    pub fn defaults(&self) -> &TopicDefaults {
+        &self.defaults
+    }
+
+    /// The hosted partition `topic`/`index`.
+    pub fn partition(&self, topic: &str, index: i32) -> Option<Arc<Partition>> {
+        self.partitions.read().unwrap_or_else(|p| p.into_inner()).get(&(topic.to_string(), index)).cloned()
+    }
+
+    /// Every hosted partition.
+    pub fn all(&self) -> Vec<Arc<Partition>> {
+        self.partitions.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect()
+    }
+
+    /// Wakes fetch long-polls: called after every append.
+    pub fn notify_append(&self) {
+        self.appended.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    /// A receiver that changes after appends.
+    pub fn appends(&self) -> watch::Receiver<u64> {
+        self.appended.subscribe()
+    }
+
+    /// Brings the hosted partitions in line with `image`: opens or creates partitions led by this
+    /// node, deletes those whose topic is gone (or was re-created with another id), and applies
+    /// topic config changes. Idempotent; serialised.
+    pub fn reconcile(&self, image: &MetadataImage) -> Result<(), BrokerError> {
+        let _serial = self.reconcile_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut wanted: HashMap<(String, i32), (Uuid, i32)> = HashMap::new();
+        for topic in image.topics.values() {
+            for p in &topic.partitions {
+                if p.leader == self.node_id {
+                    wanted.insert((topic.name.clone(), p.index), (topic.id, p.leader_epoch));
+                }
+            }
+        }
+        let existing = self.all();
+        for p in existing {
+            match wanted.get(&(p.topic.clone(), p.index)) {
+                Some((id, _)) if *id == p.topic_id => {}
+                _ => self.remove(&p)?,
+            }
+        }
+        for ((name, index), (id, epoch)) in wanted {
+            let topic = &image.topics[&name];
+            let config = self.defaults.log_config(&topic.configs);
+            if let Some(p) = self.partition(&name, index) {
+                p.set_config(config);
+                p.set_leader_epoch(epoch);
+                continue;
+            }
+            let dir = self.dir.join(format!("{name}-{index}"));
+            std::fs::create_dir_all(&dir).map_err(|e| io_error("create partition directory", &dir, e))?;
+            write_partition_metadata(&dir, id)?;
+            let log_start_offset = self.db.log_start_offset(id, index)?;
+            let opts = OpenOptions { clean_shutdown: self.clean_start, log_start_offset };
+            let log = PartitionLog::open(&dir, config, opts)?;
+            let partition = Arc::new(Partition::new(name.clone(), id, index, dir, epoch, log));
+            self.partitions.write().unwrap_or_else(|p| p.into_inner()).insert((name, index), partition);
+        }
+        Ok(())
+    }
+
+    fn remove(&self, p: &Arc<Partition>) -> Result<(), BrokerError> {
+        self.partitions.write().unwrap_or_else(|e| e.into_inner()).remove(&(p.topic.clone(), p.index));
+        tracing::info!(topic = %p.topic, partition = p.index, "deleting partition");
+        std::fs::remove_dir_all(&p.dir).map_err(|e| io_error("delete partition directory", &p.dir, e))?;
+        self.db.delete_partition_state(p.topic_id, p.index)?;
+        Ok(())
+    }
+
+    /// Deletes partition directories whose topic the metadata no longer has (deleted while the
+    /// broker was down, or half-created before a crash).
+    fn remove_strays(&self, image: &MetadataImage) -> Result<(), BrokerError> {
+        let entries = std::fs::read_dir(&self.dir).map_err(|e| io_error("list data directory", &self.dir, e))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let meta_file = path.join(PARTITION_METADATA);
+            if !meta_file.exists() {
+                continue;
+            }
+            let id = read_partition_metadata(&meta_file);
+            let known = id.is_some_and(|id| image.topic_by_id(id).is_some());
+            if !known {
+                tracing::warn!(dir = %path.display(), "deleting partition of a topic that no longer exists");
+                std::fs::remove_dir_all(&path).map_err(|e| io_error("delete stray partition", &path, e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Advances a partition's log start offset durably (DeleteRecords).
+    pub fn delete_records(&self, p: &Partition, offset: i64) -> Result<i64, BrokerError> {
+        let start = p.log().delete_records_before(offset)?;
+        self.db.set_log_start_offset(p.topic_id, p.index, start)?;
+        Ok(start)
+    }
+
+    /// One retention and segment-age pass over every partition.
+    pub fn enforce_retention(&self) {
+        let now = now_ms();
+        for p in self.all() {
+            let outcome = {
+                let mut log = p.log();
+                if let Err(e) = log.roll_if_due(now) {
+                    tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "segment roll failed");
+                }
+                log.apply_retention(now)
+            };
+            match outcome {
+                Ok(r) if r.segments_deleted > 0 => {
+                    tracing::info!(topic = %p.topic, partition = p.index, deleted = r.segments_deleted, log_start_offset = r.log_start_offset, "retention deleted segments");
+                    if let Err(e) = self.db.set_log_start_offset(p.topic_id, p.index, r.log_start_offset) {
+                        tracing::warn!(error = %e, "persisting the log start offset failed");
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "retention failed"),
+            }
+        }
+    }
+
+    /// Closes every log (indexes written, data fsynced) and leaves the clean-shutdown marker.
+    pub fn shutdown(&self) -> Result<(), BrokerError> {
+        let mut failed = false;
+        for p in self.all() {
+            if let Err(e) = p.log().close() {
+                tracing::error!(topic = %p.topic, partition = p.index, error = %e, "closing the log failed");
+                failed = true;
+            }
+        }
+        if failed {
+            return Err(BrokerError::Storage("some logs did not close cleanly; the next start recovers them".into()));
+        }
+        let marker = self.dir.join(CLEAN_MARKER);
+        std::fs::write(&marker, b"").map_err(|e| io_error("write the clean-shutdown marker", &marker, e))?;
+        Ok(())
+    }
+}
+
+fn write_partition_metadata(dir: &Path, id: Uuid) -> Result<(), BrokerError> {
+    let path = dir.join(PARTITION_METADATA);
+    if read_partition_metadata(&path) == Some(id) {
+        return Ok(());
+    }
+    std::fs::write(&path, format!("version: 0\ntopic_id: {id}\n")).map_err(|e| io_error("write", &path, e))
+}
+
+fn read_partition_metadata(path: &Path) -> Option<Uuid> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines().find_map(|l| l.strip_prefix("topic_id: ")).and_then(|v| v.trim().parse().ok())
+}
+
+fn io_error(what: &str, path: &Path, e: std::io::Error) -> BrokerError {
+    BrokerError::Storage(format!("cannot {what} {}: {e}", path.display()))
+}

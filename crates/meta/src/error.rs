@@ -1,0 +1,28 @@
+//! Errors of the metadata layer, each with a message an operator can act on.
+
+/// Why a command was refused or could not be stored.
+#[derive(Debug, thiserror::Error)]
+pub enum MetaError {
+    #[error("topic '{0}' already exists")]
+    TopicExists(String),
+    #[error("topic '{0}' does not exist")]
+    UnknownTopic(String),
+    #[error("invalid partition count: {0}")]
+    InvalidPartitions(String),
+    #[error("replication factor {requested} is larger than the {available} registered broker(s)")]
+    InvalidReplicationFactor { requested: i32, available: usize },
+    #[error("metadata storage failed: {0}")]
+    Storage(String),
+}
+
+impl From<rocksdb::Error> for MetaError {
+    fn from(e: rocksdb::Error) -> Self {
+        MetaError::Storage(e.into_string())
+    }
+}
+
+impl From<serde_json::Error> for MetaError {
+    fn from(e: serde_json::Error) -> Self {
+        MetaError::Storage(format!("corrupt metadata record: {e}"))
+    }
+}

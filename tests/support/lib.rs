@@ -1,0 +1,269 @@
+//! Test support: start the real `fjord` binary on an ephemeral port with a temporary data
+//! directory, stop it gracefully or kill it, restart it on the same data, run external Kafka
+//! clients against it, and speak raw Kafka protocol for the bad-input tests.
+//!
+//! The binary is the one cargo built beside the test executables (`make test` builds it first);
+//! `FJORD_BIN` overrides the path.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use kafka_protocol::messages::{ApiKey, RequestHeader};
+use kafka_protocol::protocol::{Encodable, StrBytes, encode_request_header_into_buffer};
+
+/// How long a broker may take to start, and an external client to finish, before a test fails.
+pub const START_TIMEOUT: Duration = Duration::from_secs(30);
+pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Path of the `fjord` binary under test.
+pub fn fjord_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("FJORD_BIN") {
+        return PathBuf::from(p);
+    }
+    // target/<profile>/deps/<test-exe> → target/<profile>/fjord
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+    profile_dir.join("fjord")
+}
+
+/// The repository root (for client scripts under tests/clients).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
+}
+
+/// A running broker process with its own data directory.
+#[derive(Debug)]
+pub struct Broker {
+    child: Option<Child>,
+    pub addr: String,
+    pub data: PathBuf,
+    overrides: Vec<String>,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+impl Broker {
+    /// Starts a broker on a fresh temporary data directory.
+    pub fn start() -> Result<Self> {
+        Self::start_with(&[])
+    }
+
+    /// Starts a broker with extra `--override key=value` settings.
+    pub fn start_with(overrides: &[&str]) -> Result<Self> {
+        let tmp = tempfile::tempdir()?;
+        let data = tmp.path().join("data");
+        let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        let (child, addr) = spawn(&data, &overrides)?;
+        Ok(Self { child: Some(child), addr, data, overrides, _tmp: Some(tmp) })
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// SIGKILL: no shutdown work at all, like a power cut for the process.
+    pub fn kill(&mut self) -> Result<()> {
+        if let Some(mut child) = self.child.take() {
+            child.kill()?;
+            child.wait()?;
+        }
+        Ok(())
+    }
+
+    /// SIGTERM and wait for the exit status.
+    pub fn terminate(&mut self) -> Result<std::process::ExitStatus> {
+        let mut child = self.child.take().context("broker not running")?;
+        let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status()?;
+        if !status.success() {
+            bail!("kill -TERM failed");
+        }
+        wait_with_deadline(&mut child, START_TIMEOUT)
+    }
+
+    /// Starts the broker again on the same data directory (a new port).
+    pub fn restart(&mut self) -> Result<()> {
+        if self.child.is_some() {
+            self.terminate()?;
+        }
+        let (child, addr) = spawn(&self.data, &self.overrides)?;
+        self.child = Some(child);
+        self.addr = addr;
+        Ok(())
+    }
+
+    /// A raw protocol connection.
+    pub fn connect(&self) -> Result<RawClient> {
+        RawClient::connect(&self.addr)
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.kill();
+    }
+}
+
+fn spawn(data: &Path, overrides: &[String]) -> Result<(Child, String)> {
+    let bin = fjord_bin();
+    let mut cmd = Command::new(&bin);
+    cmd.arg("serve")
+        .args(["--override", "listeners=PLAINTEXT://127.0.0.1:0"])
+        .args(["--override", &format!("log.dirs={}", data.display())]);
+    for o in overrides {
+        cmd.args(["--override", o]);
+    }
+    let mut child = cmd
+        .env("RUST_LOG", std::env::var("FJORD_TEST_LOG").unwrap_or_else(|_| "warn".into()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("cannot start {} (build it with `cargo build --bins`)", bin.display()))?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        while let Some(Ok(line)) = lines.next() {
+            if let Some(addr) = line.strip_prefix("fjord listening on ") {
+                let _ = tx.send(addr.trim().to_string());
+            }
+        }
+    });
+    match rx.recv_timeout(START_TIMEOUT) {
+        Ok(addr) => Ok((child, addr)),
+        Err(_) => {
+            let _ = child.kill();
+            let status = child.wait()?;
+            bail!("broker did not report its address within {START_TIMEOUT:?} (exit: {status})")
+        }
+    }
+}
+
+/// Waits for a child to exit, failing after `limit`.
+pub fn wait_with_deadline(child: &mut Child, limit: Duration) -> Result<std::process::ExitStatus> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            bail!("process {} still running after {limit:?}", child.id());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Runs an external command to completion with a deadline, feeding it `stdin`.
+pub fn run(cmd: &mut Command, stdin: &[u8]) -> Result<Output> {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("cannot run {cmd:?}: is it installed? (`make test` installs it)"))?;
+    let mut input = child.stdin.take().context("stdin")?;
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let mut out = child.stdout.take().context("stdout")?;
+    let mut err = child.stderr.take().context("stderr")?;
+    let out_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out.read_to_end(&mut v);
+        v
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err.read_to_end(&mut v);
+        v
+    });
+    let status = wait_with_deadline(&mut child, CLIENT_TIMEOUT)?;
+    let _ = writer.join();
+    Ok(Output {
+        status,
+        stdout: out_reader.join().unwrap_or_default(),
+        stderr: err_reader.join().unwrap_or_default(),
+    })
+}
+
+/// Runs an external command and fails with its output unless it exits 0.
+pub fn run_ok(cmd: &mut Command, stdin: &[u8]) -> Result<String> {
+    let out = run(cmd, stdin)?;
+    if !out.status.success() {
+        bail!(
+            "{cmd:?} failed ({}):\nstdout:\n{}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A blocking raw Kafka protocol connection, for tests that send what no client would.
+#[derive(Debug)]
+pub struct RawClient {
+    stream: TcpStream,
+    correlation: i32,
+}
+
+impl RawClient {
+    pub fn connect(addr: &str) -> Result<Self> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        Ok(Self { stream, correlation: 0 })
+    }
+
+    /// Sends raw bytes as they are.
+    pub fn send_raw(&mut self, bytes: &[u8]) -> Result<()> {
+        self.stream.write_all(bytes)?;
+        Ok(())
+    }
+
+    /// Sends a request and returns the response frame after the correlation id (the response
+    /// header's tagged fields, if any, are left for the caller).
+    pub fn request<T: Encodable>(&mut self, key: ApiKey, version: i16, body: &T) -> Result<Bytes> {
+        self.correlation += 1;
+        let header = RequestHeader::default()
+            .with_request_api_key(key as i16)
+            .with_request_api_version(version)
+            .with_correlation_id(self.correlation)
+            .with_client_id(Some(StrBytes::from_static_str("fjord-tests")));
+        let mut buf = BytesMut::new();
+        buf.put_u32(0);
+        encode_request_header_into_buffer(&mut buf, &header)?;
+        body.encode(&mut buf, version)?;
+        let len = (buf.len() - 4) as u32;
+        buf[..4].copy_from_slice(&len.to_be_bytes());
+        self.stream.write_all(&buf)?;
+        let mut frame = self.read_frame()?;
+        let correlation = frame.get_i32();
+        if correlation != self.correlation {
+            bail!("correlation id {correlation}, expected {}", self.correlation);
+        }
+        Ok(frame)
+    }
+
+    /// Reads one response frame.
+    pub fn read_frame(&mut self) -> Result<Bytes> {
+        let mut len = [0u8; 4];
+        self.stream.read_exact(&mut len)?;
+        let mut frame = vec![0u8; u32::from_be_bytes(len) as usize];
+        self.stream.read_exact(&mut frame)?;
+        Ok(Bytes::from(frame))
+    }
+
+    /// True once the broker has closed this connection (reads EOF or reset within the timeout).
+    pub fn is_closed(&mut self) -> bool {
+        let mut byte = [0u8; 1];
+        matches!(self.stream.read(&mut byte), Ok(0) | Err(_))
+    }
+}
