@@ -267,3 +267,34 @@ impl RawClient {
         matches!(self.stream.read(&mut byte), Ok(0) | Err(_))
     }
 }
+
+/// A command running one of the Python client programs under tests/clients/python, with the
+/// interpreter of the virtualenv `make test` prepares (`FJORD_PYTHON` overrides it).
+pub fn python(script: &str) -> Command {
+    let root = repo_root();
+    let interpreter = std::env::var_os("FJORD_PYTHON").map_or_else(|| root.join(".venv/bin/python"), PathBuf::from);
+    let mut cmd = Command::new(interpreter);
+    cmd.arg(root.join("tests/clients/python").join(script));
+    cmd
+}
+
+/// A command running one of the Node.js client programs under tests/clients/node.
+pub fn node(script: &str) -> Command {
+    let mut cmd = Command::new("node");
+    cmd.arg(repo_root().join("tests/clients/node").join(script));
+    cmd
+}
+
+/// Polls `probe` until it yields a value, failing after `limit`.
+pub fn wait_for<T>(limit: Duration, mut probe: impl FnMut() -> Result<Option<T>>) -> Result<T> {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(v) = probe()? {
+            return Ok(v);
+        }
+        if Instant::now() > deadline {
+            bail!("condition not met within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}

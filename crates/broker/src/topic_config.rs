@@ -145,6 +145,7 @@ impl TopicDefaults {
             } else {
                 TimestampType::CreateTime
             },
+            delete_retention: self.value(overrides, "cleanup.policy").split(',').any(|p| p.trim() == "delete"),
             ..LogConfig::default()
         }
     }

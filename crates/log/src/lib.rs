@@ -1,1 +1,28 @@
-//! stub
+//! The partition log: record batches on disk, as Kafka lays them out.
+//!
+//! # Layout
+//! - [`batch`]: RecordBatch v2 framing — header parsing, CRC-32C, stamping offsets, record walk.
+//! - [`index`]: the sparse offset index and time index of one segment, and their file format.
+//! - [`segment`]: one `.log` file with its indexes — append, positional reads, recovery.
+//! - [`producer`]: idempotent-producer state (epoch, last five batches' sequences) per producer id.
+//! - [`config`]: [`LogConfig`], the per-topic settings the log obeys.
+//! - [`partition`]: [`PartitionLog`], the ordered segments of one partition — append, read,
+//!   roll, retention, timestamp lookups, flush bookkeeping.
+//! - [`error`]: the one error type, [`LogError`].
+//!
+//! Nothing here knows the Kafka wire protocol or its error codes; the broker maps [`LogError`].
+
+pub mod batch;
+pub mod config;
+pub mod error;
+pub mod index;
+pub mod partition;
+pub mod producer;
+pub mod segment;
+
+pub use config::{LogConfig, TimestampType};
+pub use error::LogError;
+pub use partition::{AppendOutcome, FlushTarget, OpenOptions, PartitionLog, ReadOutcome, RetentionOutcome};
+
+/// Result of log operations.
+pub type Result<T, E = LogError> = std::result::Result<T, E>;

@@ -87,7 +87,7 @@ fn lookup(broker: &Broker, topic: &str, p: &ListOffsetsPartition) -> Result<(Fou
         match p.timestamp {
             LATEST => Found { offset: log.log_end_offset(), timestamp: -1, any: true },
             EARLIEST => Found { offset: log.log_start_offset(), timestamp: -1, any: true },
-            MAX_TIMESTAMP => log.max_timestamp().map_or(none, at),
+            MAX_TIMESTAMP => log.max_timestamp()?.map_or(none, at),
             t if t >= 0 => log.offset_for_timestamp(t)?.map_or(none, at),
             t => return Err(BrokerError::InvalidRequest(format!("timestamp {t} is not supported"))),
         }

@@ -1,0 +1,412 @@
+//! [`PartitionLog`]: the segments of one partition, oldest first, the last one active.
+//!
+//! On disk a partition is a directory of segments (see [`crate::segment`]) plus
+//! `producer.snapshot` after a clean close. Its log start offset may sit inside the first
+//! segment (DeleteRecords); the caller persists it and hands it back on open.
+//!
+//! Durability: appends are written to the page cache; [`PartitionLog::flush_target`] hands out
+//! what an fsync needs so it can run without the log's lock (group commit), and a failed fsync
+//! [`poisons`](PartitionLog::poison) the log. A rolled segment is fsynced with its indexes
+//! before its successor exists, so recovery only ever needs to check the active segment.
+//!
+//! Thread safety: `&mut self` for every change; callers wrap the log in a mutex.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+
+use crate::batch::{self, BatchHeader};
+use crate::producer::{ProducerStates, Verdict};
+use crate::segment::{self, Segment};
+use crate::{LogConfig, LogError, Result, TimestampType};
+
+/// How to open a log.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OpenOptions {
+    /// The log was closed cleanly: indexes and producer snapshot on disk can be trusted.
+    pub clean_shutdown: bool,
+    /// The log start offset persisted by the caller, if any.
+    pub log_start_offset: Option<i64>,
+}
+
+/// Where an append went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AppendOutcome {
+    pub base_offset: i64,
+    pub last_offset: i64,
+    /// The broker time stamped on LogAppendTime topics; -1 for CreateTime.
+    pub log_append_time: i64,
+    pub log_start_offset: i64,
+    /// The batch was a producer's retry of one already stored; nothing new was written.
+    pub duplicate: bool,
+    pub record_count: i64,
+    pub bytes: usize,
+}
+
+/// What a read returned: whole batches, and the offsets bounding the log at that moment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadOutcome {
+    pub records: Bytes,
+    pub log_start_offset: i64,
+    pub log_end_offset: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetentionOutcome {
+    pub segments_deleted: usize,
+    pub log_start_offset: i64,
+}
+
+/// What one fsync needs, taken under the log's lock and run outside it.
+#[derive(Debug)]
+pub struct FlushTarget {
+    /// Everything below this offset is durable once [`FlushTarget::sync`] returns.
+    pub upto: i64,
+    file: Option<File>,
+}
+
+impl FlushTarget {
+    pub fn sync(&self) -> std::io::Result<()> {
+        match &self.file {
+            Some(f) => f.sync_data(),
+            None => Ok(()),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct PartitionLog {
+    dir: PathBuf,
+    config: LogConfig,
+    /// Never empty; the last is the active segment.
+    segments: Vec<Segment>,
+    log_start_offset: i64,
+    producers: ProducerStates,
+    flushed_upto: i64,
+    poisoned: bool,
+}
+
+impl PartitionLog {
+    /// Opens (or creates) the log in `dir`. After an unclean shutdown the active segment is
+    /// recovered — torn tail cut, indexes rebuilt — and the producer state rebuilt from the log.
+    pub fn open(dir: &Path, config: LogConfig, opts: OpenOptions) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(LogError::io(format!("create {}", dir.display())))?;
+        let mut bases = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(LogError::io(format!("list {}", dir.display())))? {
+            let entry = entry.map_err(LogError::io(format!("list {}", dir.display())))?;
+            if let Some(base) = entry.file_name().to_str().and_then(segment::parse_log_name) {
+                bases.push(base);
+            }
+        }
+        bases.sort_unstable();
+        let interval = config.index_interval_bytes as u64;
+        let mut segments = Vec::with_capacity(bases.len().max(1));
+        for (i, &base) in bases.iter().enumerate() {
+            let active = i + 1 == bases.len();
+            let (segment, cut) = Segment::open(dir, base, interval, active && !opts.clean_shutdown)?;
+            if cut > 0 {
+                tracing::warn!(dir = %dir.display(), segment = base, bytes = cut, "truncated a torn or corrupt tail");
+            }
+            segments.push(segment);
+        }
+        if segments.is_empty() {
+            segments.push(Segment::create(dir, opts.log_start_offset.unwrap_or(0).max(0))?);
+        }
+        let first_base = segments[0].base_offset();
+        let log_start_offset = opts.log_start_offset.unwrap_or(first_base).max(first_base);
+        let producers = match opts.clean_shutdown.then(|| ProducerStates::load(dir)).flatten() {
+            Some(states) => states,
+            None => {
+                let mut states = ProducerStates::default();
+                for s in &segments {
+                    s.for_each_header(|h| states.record(h))?;
+                }
+                states
+            }
+        };
+        ProducerStates::discard_snapshot(dir);
+        let mut log = Self {
+            dir: dir.to_path_buf(),
+            config,
+            segments,
+            log_start_offset,
+            producers,
+            flushed_upto: 0,
+            poisoned: false,
+        };
+        log.flushed_upto = log.log_end_offset();
+        Ok(log)
+    }
+
+    fn active(&self) -> &Segment {
+        self.segments.last().expect("a log always has an active segment")
+    }
+
+    fn active_mut(&mut self) -> &mut Segment {
+        self.segments.last_mut().expect("a log always has an active segment")
+    }
+
+    pub fn log_start_offset(&self) -> i64 {
+        self.log_start_offset
+    }
+
+    /// The offset the next record will get.
+    pub fn log_end_offset(&self) -> i64 {
+        self.active().next_offset()
+    }
+
+    pub fn size_bytes(&self) -> u64 {
+        self.segments.iter().map(Segment::size).sum()
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    pub fn config(&self) -> &LogConfig {
+        &self.config
+    }
+
+    /// Applies new settings; they govern the next append, roll and retention pass.
+    pub fn set_config(&mut self, config: LogConfig) {
+        self.config = config;
+    }
+
+    /// Appends a produce request's record set for this partition: validates every batch
+    /// (framing, magic, CRC, size, producer sequence), assigns offsets and the leader epoch in
+    /// place, and writes the bytes as they are.
+    pub fn append(&mut self, records: &mut [u8], leader_epoch: i32, now_ms: i64) -> Result<AppendOutcome> {
+        if self.poisoned {
+            return Err(LogError::Poisoned);
+        }
+        let batches = batch::split(records)?;
+        for (_, h) in &batches {
+            if h.size() > self.config.max_message_bytes {
+                return Err(LogError::MessageTooLarge { size: h.size(), max: self.config.max_message_bytes });
+            }
+        }
+        let headers: Vec<BatchHeader> = batches.iter().map(|(_, h)| *h).collect();
+        if let Verdict::Duplicate(meta) = self.producers.check(&headers)? {
+            return Ok(AppendOutcome {
+                base_offset: meta.first_offset,
+                last_offset: meta.last_offset,
+                log_append_time: if self.config.timestamp_type == TimestampType::LogAppendTime {
+                    meta.timestamp
+                } else {
+                    -1
+                },
+                log_start_offset: self.log_start_offset,
+                duplicate: true,
+                record_count: 0,
+                bytes: 0,
+            });
+        }
+        let append_time = (self.config.timestamp_type == TimestampType::LogAppendTime).then_some(now_ms);
+        let base_offset = self.log_end_offset();
+        let mut next = base_offset;
+        let mut stamped = Vec::with_capacity(batches.len());
+        for (pos, h) in &batches {
+            let bytes = &mut records[*pos..*pos + h.size()];
+            batch::stamp(bytes, next, leader_epoch, append_time);
+            let h = BatchHeader::parse(bytes).expect("validated batch has a header");
+            next = h.last_offset() + 1;
+            stamped.push((*pos, h));
+        }
+        let last_offset = next - 1;
+        if self.should_roll(records.len() as u64, last_offset, now_ms) {
+            self.roll()?;
+        }
+        let interval = self.config.index_interval_bytes as u64;
+        self.active_mut().append(records, &stamped, interval)?;
+        for (_, h) in &stamped {
+            self.producers.record(h);
+        }
+        Ok(AppendOutcome {
+            base_offset,
+            last_offset,
+            log_append_time: append_time.unwrap_or(-1),
+            log_start_offset: self.log_start_offset,
+            duplicate: false,
+            record_count: stamped.iter().map(|(_, h)| i64::from(h.record_count)).sum(),
+            bytes: records.len(),
+        })
+    }
+
+    fn should_roll(&self, incoming: u64, last_offset: i64, now_ms: i64) -> bool {
+        let active = self.active();
+        !active.is_empty()
+            && (active.size() + incoming > self.config.segment_bytes
+                || !active.can_hold(last_offset)
+                || self.aged(active, now_ms))
+    }
+
+    fn aged(&self, segment: &Segment, now_ms: i64) -> bool {
+        segment.first_timestamp().is_some_and(|first| first >= 0 && now_ms - first >= self.config.segment_ms)
+    }
+
+    /// Closes the active segment — data and indexes made durable — and starts a new one at the
+    /// log end offset.
+    pub fn roll(&mut self) -> Result<()> {
+        let next = self.log_end_offset();
+        let active = self.active_mut();
+        active.flush()?;
+        active.write_indexes()?;
+        let segment = Segment::create(&self.dir, next)?;
+        sync_dir(&self.dir)?;
+        self.segments.push(segment);
+        tracing::debug!(dir = %self.dir.display(), base_offset = next, "rolled a new segment");
+        Ok(())
+    }
+
+    /// Rolls the active segment if it is older than `segment.ms`.
+    pub fn roll_if_due(&mut self, now_ms: i64) -> Result<bool> {
+        if self.poisoned || self.active().is_empty() || !self.aged(self.active(), now_ms) {
+            return Ok(false);
+        }
+        self.roll()?;
+        Ok(true)
+    }
+
+    /// Whole batches starting with the one holding `offset`, up to `max_bytes` (at least one
+    /// batch with `min_one`) and only batches that start below `max_offset`.
+    pub fn read(&self, offset: i64, max_bytes: usize, max_offset: i64, min_one: bool) -> Result<ReadOutcome> {
+        let (start, end) = (self.log_start_offset, self.log_end_offset());
+        if offset < start || offset > end {
+            return Err(LogError::OffsetOutOfRange { offset, start, end });
+        }
+        let at = self.segments.partition_point(|s| s.base_offset() <= offset).saturating_sub(1);
+        let mut records = Bytes::new();
+        for segment in &self.segments[at..] {
+            if let Some(found) = segment.read(offset, max_bytes, max_offset, min_one)? {
+                records = found;
+                break;
+            }
+        }
+        Ok(ReadOutcome { records, log_start_offset: start, log_end_offset: end })
+    }
+
+    /// The first record with a timestamp at or after `timestamp`: (offset, timestamp).
+    pub fn offset_for_timestamp(&self, timestamp: i64) -> Result<Option<(i64, i64)>> {
+        for segment in self.segments.iter().filter(|s| s.next_offset() > self.log_start_offset) {
+            if let Some(found) = segment.find_timestamp(timestamp, self.log_start_offset)? {
+                return Ok(Some(found));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The record with the largest timestamp (the earliest of equals): (offset, timestamp).
+    pub fn max_timestamp(&self) -> Result<Option<(i64, i64)>> {
+        let live = self.segments.iter().filter(|s| s.next_offset() > self.log_start_offset);
+        let mut best: Option<&Segment> = None;
+        for s in live {
+            if s.max_timestamp() >= 0 && best.is_none_or(|b| s.max_timestamp() > b.max_timestamp()) {
+                best = Some(s);
+            }
+        }
+        match best {
+            Some(s) => s.find_max_timestamp(self.log_start_offset),
+            None => Ok(None),
+        }
+    }
+
+    /// Moves the log start offset up to `offset` (DeleteRecords) and deletes the segments that
+    /// lie wholly below it. Returns the new log start offset.
+    pub fn delete_records_before(&mut self, offset: i64) -> Result<i64> {
+        if offset < 0 || offset > self.log_end_offset() {
+            return Err(LogError::InvalidOffset(offset));
+        }
+        if offset > self.log_start_offset {
+            self.log_start_offset = offset;
+            self.delete_segments_below_start()?;
+        }
+        Ok(self.log_start_offset)
+    }
+
+    /// Deletes whole segments that end at or before the log start offset (never the active one).
+    fn delete_segments_below_start(&mut self) -> Result<usize> {
+        let mut deleted = 0;
+        while self.segments.len() > 1 && self.segments[1].base_offset() <= self.log_start_offset {
+            self.segments.remove(0).delete()?;
+            deleted += 1;
+        }
+        Ok(deleted)
+    }
+
+    /// Deletes the oldest segments beyond `retention.ms` (by their newest timestamp) and
+    /// `retention.bytes` (whole segments, keeping the total within the bound). An expired active
+    /// segment is rolled first, as Kafka does. Does nothing unless `cleanup.policy` has `delete`.
+    pub fn apply_retention(&mut self, now_ms: i64) -> Result<RetentionOutcome> {
+        let mut deleted = 0;
+        if self.config.delete_retention && !self.poisoned {
+            let expired = |s: &Segment, ms: i64| ms >= 0 && s.max_timestamp() >= 0 && now_ms - s.max_timestamp() > ms;
+            if expired(self.active(), self.config.retention_ms) && !self.active().is_empty() {
+                self.roll()?;
+            }
+            let retention_ms = self.config.retention_ms;
+            while self.segments.len() > 1 && expired(&self.segments[0], retention_ms) {
+                self.drop_oldest()?;
+                deleted += 1;
+            }
+            if self.config.retention_bytes >= 0 {
+                let bound = self.config.retention_bytes as u64;
+                let mut size = self.size_bytes();
+                while self.segments.len() > 1 && size - self.segments[0].size() >= bound {
+                    size -= self.segments[0].size();
+                    self.drop_oldest()?;
+                    deleted += 1;
+                }
+            }
+        }
+        Ok(RetentionOutcome { segments_deleted: deleted, log_start_offset: self.log_start_offset })
+    }
+
+    fn drop_oldest(&mut self) -> Result<()> {
+        let oldest = self.segments.remove(0);
+        self.log_start_offset = self.log_start_offset.max(self.segments[0].base_offset());
+        oldest.delete()
+    }
+
+    /// What an fsync covering every append so far needs.
+    pub fn flush_target(&self) -> FlushTarget {
+        let upto = self.log_end_offset();
+        let file = if upto > self.flushed_upto { self.active().handle().ok() } else { None };
+        FlushTarget { upto, file }
+    }
+
+    /// Notes that a [`FlushTarget`] up to `upto` completed.
+    pub fn mark_flushed(&mut self, upto: i64) {
+        self.flushed_upto = self.flushed_upto.max(upto);
+    }
+
+    /// Refuses every later write: an fsync failed and the page cache may have lost data.
+    pub fn poison(&mut self) {
+        self.poisoned = true;
+    }
+
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+
+    /// Makes everything durable and writes the indexes and producer snapshot, so the next open
+    /// need not recover.
+    pub fn close(&mut self) -> Result<()> {
+        if self.poisoned {
+            return Err(LogError::Poisoned);
+        }
+        let active = self.active_mut();
+        active.flush()?;
+        active.write_indexes()?;
+        self.producers.save(&self.dir)?;
+        self.flushed_upto = self.log_end_offset();
+        Ok(())
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|d| d.sync_all()).map_err(LogError::io(format!("fsync directory {}", dir.display())))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,186 @@
+//! Bad input over raw connections: each gets Kafka's error code or a closed connection, the
+//! broker goes on serving everyone else, and nothing acknowledged is lost.
+
+use anyhow::Result;
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use fjord_log::batch::testing::simple;
+use fjord_tests::{Broker, RawClient};
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, CreateTopicsRequest, CreateTopicsResponse, FetchRequest,
+    FetchResponse, MetadataRequest, MetadataResponse, ProduceRequest, ProduceResponse, TopicName,
+};
+use kafka_protocol::protocol::{Decodable, StrBytes};
+
+const CORRUPT_MESSAGE: i16 = 2;
+const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
+const MESSAGE_TOO_LARGE: i16 = 10;
+const INVALID_TOPIC_EXCEPTION: i16 = 17;
+const UNSUPPORTED_VERSION: i16 = 35;
+
+fn name(s: &str) -> TopicName {
+    TopicName(StrBytes::from_string(s.to_string()))
+}
+
+/// Produce (v3) of one record set to partition 0; the partition's (error code, base offset).
+fn produce(client: &mut RawClient, topic: &str, records: Vec<u8>) -> Result<(i16, i64)> {
+    let request = ProduceRequest::default().with_acks(-1).with_timeout_ms(5_000).with_topic_data(vec![
+        TopicProduceData::default()
+            .with_name(name(topic))
+            .with_partition_data(vec![PartitionProduceData::default().with_index(0).with_records(Some(Bytes::from(records)))]),
+    ]);
+    let mut frame = client.request(ApiKey::Produce, 3, &request)?;
+    let response = ProduceResponse::decode(&mut frame, 3)?;
+    let p = &response.responses[0].partition_responses[0];
+    Ok((p.error_code, p.base_offset))
+}
+
+/// Fetch (v4) from partition 0 at `offset`: (error code, high watermark, record bytes).
+fn fetch(client: &mut RawClient, topic: &str, offset: i64) -> Result<(i16, i64, Bytes)> {
+    let request = FetchRequest::default().with_max_wait_ms(0).with_min_bytes(1).with_max_bytes(1 << 20).with_topics(vec![
+        FetchTopic::default().with_topic(name(topic)).with_partitions(vec![
+            FetchPartition::default().with_partition(0).with_fetch_offset(offset).with_partition_max_bytes(1 << 20),
+        ]),
+    ]);
+    let mut frame = client.request(ApiKey::Fetch, 4, &request)?;
+    let response = FetchResponse::decode(&mut frame, 4)?;
+    let p = &response.responses[0].partitions[0];
+    Ok((p.error_code, p.high_watermark, p.records.clone().unwrap_or_default()))
+}
+
+fn create_topic(client: &mut RawClient, topic: &str, configs: &[(&str, &str)]) -> Result<i16> {
+    let configs = configs
+        .iter()
+        .map(|(k, v)| {
+            CreatableTopicConfig::default()
+                .with_name(StrBytes::from_string(k.to_string()))
+                .with_value(Some(StrBytes::from_string(v.to_string())))
+        })
+        .collect();
+    let request = CreateTopicsRequest::default().with_timeout_ms(5_000).with_topics(vec![
+        CreatableTopic::default().with_name(name(topic)).with_num_partitions(1).with_replication_factor(1).with_configs(configs),
+    ]);
+    let mut frame = client.request(ApiKey::CreateTopics, 2, &request)?;
+    Ok(CreateTopicsResponse::decode(&mut frame, 2)?.topics[0].error_code)
+}
+
+/// The broker still answers a fresh client, and the acknowledged record is still at offset 0.
+fn still_serving(broker: &Broker, topic: &str, record: &[u8]) -> Result<()> {
+    let mut client = broker.connect()?;
+    let mut frame = client.request(ApiKey::ApiVersions, 2, &ApiVersionsRequest::default())?;
+    assert_eq!(ApiVersionsResponse::decode(&mut frame, 2)?.error_code, 0);
+    let (error, high_watermark, records) = fetch(&mut client, topic, 0)?;
+    assert_eq!((error, high_watermark), (0, 1));
+    assert_eq!(&records[16..], &record[16..], "the stored batch, as sent from its magic byte on");
+    Ok(())
+}
+
+/// A request frame with the v1 header (api key, version, correlation id, null client id) and `body`.
+fn frame(api_key: i16, version: i16, body: &[u8]) -> Vec<u8> {
+    let mut buf = BytesMut::new();
+    buf.put_i32((10 + body.len()) as i32);
+    buf.put_i16(api_key);
+    buf.put_i16(version);
+    buf.put_i32(7);
+    buf.put_i16(-1);
+    buf.put_slice(body);
+    buf.to_vec()
+}
+
+#[test]
+fn malformed_frames_close_only_their_connection() -> Result<()> {
+    let broker = Broker::start()?;
+    let record = simple(1_000, 1);
+    let (error, offset) = produce(&mut broker.connect()?, "kept", record.clone())?;
+    assert_eq!((error, offset), (0, 0));
+
+    let bad: Vec<(&str, Vec<u8>)> = vec![
+        ("a frame over socket.request.max.bytes", 0x7fff_fff0_i32.to_be_bytes().to_vec()),
+        ("a negative frame length", (-5i32).to_be_bytes().to_vec()),
+        ("garbage bytes", [&20i32.to_be_bytes()[..], &[0xff; 20]].concat()),
+        ("an unknown api key", frame(999, 0, &[])),
+        ("an unsupported Metadata version", frame(3, 99, &[])),
+        ("a body that does not decode", frame(3, 1, &[0x00, 0x00, 0x00, 0x05, 0x00])),
+        ("a header cut short", [&3i32.to_be_bytes()[..], &[0, 3, 0]].concat()),
+    ];
+    for (what, bytes) in bad {
+        let mut client = broker.connect()?;
+        client.send_raw(&bytes)?;
+        assert!(client.is_closed(), "{what}: the connection should close");
+        still_serving(&broker, "kept", &record)?;
+    }
+    Ok(())
+}
+
+#[test]
+fn an_unsupported_api_versions_version_gets_a_v0_answer() -> Result<()> {
+    // KIP-511: a client newer than the broker learns the supported range from a v0 response.
+    let broker = Broker::start()?;
+    let mut client = broker.connect()?;
+    client.send_raw(&frame(ApiKey::ApiVersions as i16, 99, &[0, 0, 0, 0]))?;
+    let mut response = client.read_frame()?;
+    assert_eq!(response.get_i32(), 7, "correlation id");
+    let decoded = ApiVersionsResponse::decode(&mut response, 0)?;
+    assert_eq!(decoded.error_code, UNSUPPORTED_VERSION);
+    let api_versions = decoded.api_keys.iter().find(|k| k.api_key == ApiKey::ApiVersions as i16).expect("ApiVersions listed");
+    assert_eq!((api_versions.min_version, api_versions.max_version), (0, 4));
+    let mut frame = client.request(ApiKey::ApiVersions, 2, &ApiVersionsRequest::default())?;
+    assert_eq!(ApiVersionsResponse::decode(&mut frame, 2)?.error_code, 0, "the connection stays usable");
+    Ok(())
+}
+
+#[test]
+fn bad_records_get_kafka_errors_and_change_nothing() -> Result<()> {
+    let broker = Broker::start()?;
+    let mut client = broker.connect()?;
+    let record = simple(1_000, 1);
+    assert_eq!(produce(&mut client, "kept", record.clone())?, (0, 0));
+
+    let mut corrupt = simple(2_000, 3);
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 0x55;
+    assert_eq!(produce(&mut client, "kept", corrupt)?.0, CORRUPT_MESSAGE);
+    let mut old_format = simple(2_000, 1);
+    old_format[16] = 1;
+    assert_ne!(produce(&mut client, "kept", old_format)?.0, 0, "magic 1 is refused");
+    let mut torn = simple(2_000, 2);
+    torn.truncate(torn.len() - 4);
+    assert_eq!(produce(&mut client, "kept", torn)?.0, CORRUPT_MESSAGE);
+
+    assert_eq!(create_topic(&mut client, "small", &[("max.message.bytes", "1000")])?, 0);
+    let big = simple(3_000, 100);
+    assert!(big.len() > 1000);
+    assert_eq!(produce(&mut client, "small", big)?.0, MESSAGE_TOO_LARGE);
+    assert_eq!(fetch(&mut client, "small", 0)?.1, 0, "nothing stored");
+    still_serving(&broker, "kept", &record)?;
+    Ok(())
+}
+
+#[test]
+fn invalid_topic_names_are_refused() -> Result<()> {
+    let broker = Broker::start()?;
+    let mut client = broker.connect()?;
+    let long = "x".repeat(250);
+    for bad in ["bad/name", "", ".", "..", "white space", long.as_str()] {
+        assert_eq!(create_topic(&mut client, bad, &[])?, INVALID_TOPIC_EXCEPTION, "{bad:?}");
+    }
+    assert_eq!(create_topic(&mut client, "fine.name_with-chars", &[])?, 0);
+    Ok(())
+}
+
+#[test]
+fn unknown_topics_are_not_created_when_auto_create_is_off() -> Result<()> {
+    let broker = Broker::start_with(&["auto.create.topics.enable=false"])?;
+    let mut client = broker.connect()?;
+    let request = MetadataRequest::default().with_topics(Some(vec![MetadataRequestTopic::default().with_name(Some(name("nope")))]));
+    let mut frame = client.request(ApiKey::Metadata, 1, &request)?;
+    let metadata = MetadataResponse::decode(&mut frame, 1)?;
+    assert_eq!(metadata.topics[0].error_code, UNKNOWN_TOPIC_OR_PARTITION);
+    assert_eq!(produce(&mut client, "nope", simple(0, 1))?.0, UNKNOWN_TOPIC_OR_PARTITION);
+    let mut frame = client.request(ApiKey::Metadata, 1, &request)?;
+    assert_eq!(MetadataResponse::decode(&mut frame, 1)?.topics[0].error_code, UNKNOWN_TOPIC_OR_PARTITION, "still absent");
+    Ok(())
+}
