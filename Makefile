@@ -46,6 +46,10 @@ $(NODE_CLIENTS)/node_modules/.installed: $(NODE_CLIENTS)/package.json $(NODE_CLI
 	npm ci --prefix $(NODE_CLIENTS) --no-audit --no-fund
 	touch $@
 
+## bench: storage figures in release (see docs/benchmarks.md)
+bench:
+	$(CARGO) run --release -p fjord-bench --bin fjord-bench
+
 ## verify: the read-only gate — formatting, clippy with warnings denied, every test
 verify: fmt-check clippy test
 

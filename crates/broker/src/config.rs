@@ -202,23 +202,27 @@ fn flatten(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>
         let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
         match v {
             toml::Value::Table(t) => flatten(&key, t, out)?,
-            toml::Value::String(s) => {
-                out.insert(key, s.clone());
-            }
-            toml::Value::Integer(i) => {
-                out.insert(key, i.to_string());
-            }
-            toml::Value::Boolean(b) => {
-                out.insert(key, b.to_string());
-            }
             toml::Value::Array(items) => {
-                let parts: Vec<String> = items.iter().map(|i| i.as_str().map_or(i.to_string(), str::to_string)).collect();
+                let parts = items.iter().map(|i| scalar(&key, i)).collect::<Result<Vec<_>, _>>()?;
                 out.insert(key, parts.join(","));
             }
-            other => return Err(format!("'{key}': unsupported value {other}")),
+            other => {
+                let value = scalar(&key, other)?;
+                out.insert(key, value);
+            }
         }
     }
     Ok(())
+}
+
+/// A TOML string, integer or boolean as the property text Kafka would read.
+fn scalar(key: &str, value: &toml::Value) -> Result<String, String> {
+    match value {
+        toml::Value::String(s) => Ok(s.clone()),
+        toml::Value::Integer(i) => Ok(i.to_string()),
+        toml::Value::Boolean(b) => Ok(b.to_string()),
+        other => Err(format!("'{key}': unsupported {} value; use a string, integer or boolean", other.type_str())),
+    }
 }
 
 fn invalid(key: &str, value: &str, reason: &str) -> ConfigError {

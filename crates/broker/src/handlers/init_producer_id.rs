@@ -28,8 +28,10 @@ pub async fn handle(broker: &Broker, _version: i16, request: InitProducerIdReque
 }
 
 async fn init(broker: &Broker, request: &InitProducerIdRequest) -> Result<i64, BrokerError> {
-    if request.transactional_id.is_some() {
-        return Err(BrokerError::TransactionsUnsupported);
+    match request.transactional_id.as_ref().map(|t| t.0.as_str()) {
+        None => {}
+        Some("") => return Err(BrokerError::InvalidRequest("an empty transactional id is not allowed".into())),
+        Some(_) => return Err(BrokerError::TransactionsUnsupported),
     }
     // Absent before v3, where the fields decode to their -1 defaults.
     let known_id = request.producer_id.0 != NO_PRODUCER_ID;
@@ -58,14 +60,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let running = start(dir.path(), &[]).await;
         let broker = &running.broker;
-        let first = handle(broker, 4, InitProducerIdRequest::default()).await;
+        let idempotent = || InitProducerIdRequest::default().with_transactional_id(None);
+        let first = handle(broker, 4, idempotent()).await;
         assert_eq!((first.error_code, first.producer_epoch), (0, 0));
-        let bump = InitProducerIdRequest::default().with_producer_id(first.producer_id).with_producer_epoch(0);
+        let bump = idempotent().with_producer_id(first.producer_id).with_producer_epoch(0);
         let second = handle(broker, 4, bump).await;
         assert_eq!(second.error_code, 0);
         assert_ne!(second.producer_id, first.producer_id);
 
-        let half = InitProducerIdRequest::default().with_producer_id(first.producer_id);
+        let half = idempotent().with_producer_id(first.producer_id);
         let refused = handle(broker, 4, half).await;
         assert_eq!(refused.error_code, ResponseError::InvalidRequest.code());
 
