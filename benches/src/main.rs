@@ -49,6 +49,11 @@ fn main() {
         v[v.len() / 2]
     };
     let (append, read) = (median(&mut appends), median(&mut reads));
-    println!("log append: {:.0} MB/s, {:.0} batches/s ({} records/batch, median of {ROUNDS})", total_mb / append, BATCHES as f64 / append, RECORDS_PER_BATCH);
+    println!(
+        "log append: {:.0} MB/s, {:.0} batches/s ({} records/batch, median of {ROUNDS})",
+        total_mb / append,
+        BATCHES as f64 / append,
+        RECORDS_PER_BATCH
+    );
     println!("log read:   {:.0} MB/s (1 MiB fetches, median of {ROUNDS})", total_mb / read);
 }

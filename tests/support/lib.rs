@@ -187,11 +187,7 @@ pub fn run(cmd: &mut Command, stdin: &[u8]) -> Result<Output> {
     });
     let status = wait_with_deadline(&mut child, CLIENT_TIMEOUT)?;
     let _ = writer.join();
-    Ok(Output {
-        status,
-        stdout: out_reader.join().unwrap_or_default(),
-        stderr: err_reader.join().unwrap_or_default(),
-    })
+    Ok(Output { status, stdout: out_reader.join().unwrap_or_default(), stderr: err_reader.join().unwrap_or_default() })
 }
 
 /// Runs an external command and fails with its output unless it exits 0.

@@ -28,9 +28,9 @@ fn name(s: &str) -> TopicName {
 /// Produce (v3) of one record set to partition 0; the partition's (error code, base offset).
 fn produce(client: &mut RawClient, topic: &str, records: Vec<u8>) -> Result<(i16, i64)> {
     let request = ProduceRequest::default().with_acks(-1).with_timeout_ms(5_000).with_topic_data(vec![
-        TopicProduceData::default()
-            .with_name(name(topic))
-            .with_partition_data(vec![PartitionProduceData::default().with_index(0).with_records(Some(Bytes::from(records)))]),
+        TopicProduceData::default().with_name(name(topic)).with_partition_data(vec![
+            PartitionProduceData::default().with_index(0).with_records(Some(Bytes::from(records))),
+        ]),
     ]);
     let mut frame = client.request(ApiKey::Produce, 3, &request)?;
     let response = ProduceResponse::decode(&mut frame, 3)?;
@@ -40,11 +40,12 @@ fn produce(client: &mut RawClient, topic: &str, records: Vec<u8>) -> Result<(i16
 
 /// Fetch (v4) from partition 0 at `offset`: (error code, high watermark, record bytes).
 fn fetch(client: &mut RawClient, topic: &str, offset: i64) -> Result<(i16, i64, Bytes)> {
-    let request = FetchRequest::default().with_max_wait_ms(0).with_min_bytes(1).with_max_bytes(1 << 20).with_topics(vec![
-        FetchTopic::default().with_topic(name(topic)).with_partitions(vec![
-            FetchPartition::default().with_partition(0).with_fetch_offset(offset).with_partition_max_bytes(1 << 20),
-        ]),
-    ]);
+    let request =
+        FetchRequest::default().with_max_wait_ms(0).with_min_bytes(1).with_max_bytes(1 << 20).with_topics(vec![
+            FetchTopic::default().with_topic(name(topic)).with_partitions(vec![
+                FetchPartition::default().with_partition(0).with_fetch_offset(offset).with_partition_max_bytes(1 << 20),
+            ]),
+        ]);
     let mut frame = client.request(ApiKey::Fetch, 4, &request)?;
     let response = FetchResponse::decode(&mut frame, 4)?;
     let p = &response.responses[0].partitions[0];
@@ -61,7 +62,11 @@ fn create_topic(client: &mut RawClient, topic: &str, configs: &[(&str, &str)]) -
         })
         .collect();
     let request = CreateTopicsRequest::default().with_timeout_ms(5_000).with_topics(vec![
-        CreatableTopic::default().with_name(name(topic)).with_num_partitions(1).with_replication_factor(1).with_configs(configs),
+        CreatableTopic::default()
+            .with_name(name(topic))
+            .with_num_partitions(1)
+            .with_replication_factor(1)
+            .with_configs(configs),
     ]);
     let mut frame = client.request(ApiKey::CreateTopics, 2, &request)?;
     Ok(CreateTopicsResponse::decode(&mut frame, 2)?.topics[0].error_code)
@@ -94,7 +99,9 @@ fn frame(api_key: i16, version: i16, body: &[u8]) -> Vec<u8> {
 fn malformed_frames_close_only_their_connection() -> Result<()> {
     let broker = Broker::start()?;
     let record = simple(1_000, 1);
-    let (error, offset) = produce(&mut broker.connect()?, "kept", record.clone())?;
+    let mut client = broker.connect()?;
+    assert_eq!(create_topic(&mut client, "kept", &[])?, 0);
+    let (error, offset) = produce(&mut client, "kept", record.clone())?;
     assert_eq!((error, offset), (0, 0));
 
     let bad: Vec<(&str, Vec<u8>)> = vec![
@@ -125,7 +132,8 @@ fn an_unsupported_api_versions_version_gets_a_v0_answer() -> Result<()> {
     assert_eq!(response.get_i32(), 7, "correlation id");
     let decoded = ApiVersionsResponse::decode(&mut response, 0)?;
     assert_eq!(decoded.error_code, UNSUPPORTED_VERSION);
-    let api_versions = decoded.api_keys.iter().find(|k| k.api_key == ApiKey::ApiVersions as i16).expect("ApiVersions listed");
+    let api_versions =
+        decoded.api_keys.iter().find(|k| k.api_key == ApiKey::ApiVersions as i16).expect("ApiVersions listed");
     assert_eq!((api_versions.min_version, api_versions.max_version), (0, 4));
     let mut frame = client.request(ApiKey::ApiVersions, 2, &ApiVersionsRequest::default())?;
     assert_eq!(ApiVersionsResponse::decode(&mut frame, 2)?.error_code, 0, "the connection stays usable");
@@ -137,6 +145,7 @@ fn bad_records_get_kafka_errors_and_change_nothing() -> Result<()> {
     let broker = Broker::start()?;
     let mut client = broker.connect()?;
     let record = simple(1_000, 1);
+    assert_eq!(create_topic(&mut client, "kept", &[])?, 0);
     assert_eq!(produce(&mut client, "kept", record.clone())?, (0, 0));
 
     let mut corrupt = simple(2_000, 3);
@@ -175,12 +184,17 @@ fn invalid_topic_names_are_refused() -> Result<()> {
 fn unknown_topics_are_not_created_when_auto_create_is_off() -> Result<()> {
     let broker = Broker::start_with(&["auto.create.topics.enable=false"])?;
     let mut client = broker.connect()?;
-    let request = MetadataRequest::default().with_topics(Some(vec![MetadataRequestTopic::default().with_name(Some(name("nope")))]));
+    let request = MetadataRequest::default()
+        .with_topics(Some(vec![MetadataRequestTopic::default().with_name(Some(name("nope")))]));
     let mut frame = client.request(ApiKey::Metadata, 1, &request)?;
     let metadata = MetadataResponse::decode(&mut frame, 1)?;
     assert_eq!(metadata.topics[0].error_code, UNKNOWN_TOPIC_OR_PARTITION);
     assert_eq!(produce(&mut client, "nope", simple(0, 1))?.0, UNKNOWN_TOPIC_OR_PARTITION);
     let mut frame = client.request(ApiKey::Metadata, 1, &request)?;
-    assert_eq!(MetadataResponse::decode(&mut frame, 1)?.topics[0].error_code, UNKNOWN_TOPIC_OR_PARTITION, "still absent");
+    assert_eq!(
+        MetadataResponse::decode(&mut frame, 1)?.topics[0].error_code,
+        UNKNOWN_TOPIC_OR_PARTITION,
+        "still absent"
+    );
     Ok(())
 }

@@ -9,7 +9,16 @@ fn round_trip(codec: &str) -> Result<()> {
     let broker = Broker::start()?;
     let topic = format!("idempotent-{codec}");
     let out = run_ok(
-        python("roundtrip.py").args(["--bootstrap", &broker.addr, "--topic", &topic, "--codec", codec, "--count", "10000"]),
+        python("roundtrip.py").args([
+            "--bootstrap",
+            &broker.addr,
+            "--topic",
+            &topic,
+            "--codec",
+            codec,
+            "--count",
+            "10000",
+        ]),
         b"",
     )?;
     assert!(out.contains(&format!("ok {codec} 10000 records")), "{out}");

@@ -48,7 +48,8 @@ fn acknowledged_records_survive_sigkill_exactly_once() -> Result<()> {
     let _ = reader.join();
 
     broker.restart()?;
-    let dump = run_ok(python("dump.py").args(["--bootstrap", &broker.addr, "--topic", "stream", "--partitions", "2"]), b"")?;
+    let dump =
+        run_ok(python("dump.py").args(["--bootstrap", &broker.addr, "--topic", "stream", "--partitions", "2"]), b"")?;
     let mut stored: HashMap<String, Vec<(u32, i64)>> = HashMap::new();
     for line in dump.lines() {
         let mut f = line.splitn(3, ' ');

@@ -19,7 +19,8 @@ fn now_ms() -> i64 {
 
 /// `(key, value, offset, timestamp)` of every record, in order.
 fn consume(broker: &Broker, topic: &str) -> Result<Vec<(String, String, i64, i64)>> {
-    let out = run_ok(kcat(broker).args(["-C", "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%k|%s|%o|%T\n"]), b"")?;
+    let out =
+        run_ok(kcat(broker).args(["-C", "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%k|%s|%o|%T\n"]), b"")?;
     out.lines()
         .map(|line| {
             let f: Vec<&str> = line.split('|').collect();
@@ -32,7 +33,7 @@ fn consume(broker: &Broker, topic: &str) -> Result<Vec<(String, String, i64, i64
 fn query(broker: &Broker, topic: &str, timestamp: i64) -> Result<i64> {
     let out = run_ok(kcat(broker).args(["-Q", "-t", &format!("{topic}:0:{timestamp}")]), b"")?;
     let offset = out.rsplit("offset ").next().context("no offset in kcat -Q output")?;
-    Ok(offset.trim().parse().with_context(|| format!("kcat -Q printed {out:?}"))?)
+    offset.trim().parse().with_context(|| format!("kcat -Q printed {out:?}"))
 }
 
 #[test]
@@ -76,7 +77,10 @@ fn kcat_consumes_compressed_batches_it_produced() -> Result<()> {
         let records = consume(&broker, &topic)?;
         assert_eq!(records.len(), 500, "{codec}");
         for (i, (k, v, o, _)) in records.iter().enumerate() {
-            assert_eq!((k.as_str(), v.as_str(), *o), (format!("k{i}").as_str(), format!("value number {i}").as_str(), i as i64));
+            assert_eq!(
+                (k.as_str(), v.as_str(), *o),
+                (format!("k{i}").as_str(), format!("value number {i}").as_str(), i as i64)
+            );
         }
     }
     Ok(())

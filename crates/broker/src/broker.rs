@@ -63,7 +63,8 @@ impl Broker {
                 return Ok(ids.0 - 1);
             }
         }
-        let Outcome::ProducerIds { first } = self.meta.propose(Command::AllocateProducerIds { count: PRODUCER_ID_BLOCK }).await?
+        let Outcome::ProducerIds { first } =
+            self.meta.propose(Command::AllocateProducerIds { count: PRODUCER_ID_BLOCK }).await?
         else {
             return Err(BrokerError::Storage("producer id allocation returned no ids".into()));
         };

@@ -33,27 +33,95 @@ pub struct PropertyDef {
 /// Every broker property Fjord reads. docs/configuration.md is written from this list.
 pub const PROPERTIES: &[PropertyDef] = &[
     PropertyDef { name: "node.id", default: "1", doc: "Id of this broker in the cluster." },
-    PropertyDef { name: "listeners", default: "PLAINTEXT://127.0.0.1:9092", doc: "Address the Kafka listener binds (PLAINTEXT only). Port 0 picks a free port." },
-    PropertyDef { name: "advertised.listeners", default: "", doc: "Address given to clients in Metadata; empty means the bound listener address." },
-    PropertyDef { name: "log.dirs", default: "./data", doc: "Data directory: partition logs and the node's RocksDB (one directory)." },
-    PropertyDef { name: "num.partitions", default: "1", doc: "Partitions of auto-created topics and of CreateTopics with -1." },
-    PropertyDef { name: "default.replication.factor", default: "1", doc: "Replication factor of auto-created topics and of CreateTopics with -1." },
-    PropertyDef { name: "auto.create.topics.enable", default: "true", doc: "Create unknown topics named in Metadata requests." },
-    PropertyDef { name: "log.retention.ms", default: "604800000", doc: "Default retention.ms of topics (-1: keep forever)." },
-    PropertyDef { name: "log.retention.bytes", default: "-1", doc: "Default retention.bytes per partition (-1: unlimited)." },
+    PropertyDef {
+        name: "listeners",
+        default: "PLAINTEXT://127.0.0.1:9092",
+        doc: "Address the Kafka listener binds (PLAINTEXT only). Port 0 picks a free port.",
+    },
+    PropertyDef {
+        name: "advertised.listeners",
+        default: "",
+        doc: "Address given to clients in Metadata; empty means the bound listener address.",
+    },
+    PropertyDef {
+        name: "log.dirs",
+        default: "./data",
+        doc: "Data directory: partition logs and the node's RocksDB (one directory).",
+    },
+    PropertyDef {
+        name: "num.partitions",
+        default: "1",
+        doc: "Partitions of auto-created topics and of CreateTopics with -1.",
+    },
+    PropertyDef {
+        name: "default.replication.factor",
+        default: "1",
+        doc: "Replication factor of auto-created topics and of CreateTopics with -1.",
+    },
+    PropertyDef {
+        name: "auto.create.topics.enable",
+        default: "true",
+        doc: "Create unknown topics named in Metadata requests.",
+    },
+    PropertyDef {
+        name: "log.retention.ms",
+        default: "604800000",
+        doc: "Default retention.ms of topics (-1: keep forever).",
+    },
+    PropertyDef {
+        name: "log.retention.bytes",
+        default: "-1",
+        doc: "Default retention.bytes per partition (-1: unlimited).",
+    },
     PropertyDef { name: "log.retention.check.interval.ms", default: "300000", doc: "How often retention runs." },
-    PropertyDef { name: "log.segment.bytes", default: "1073741824", doc: "Default segment.bytes: segment size before a roll." },
+    PropertyDef {
+        name: "log.segment.bytes",
+        default: "1073741824",
+        doc: "Default segment.bytes: segment size before a roll.",
+    },
     PropertyDef { name: "log.roll.ms", default: "604800000", doc: "Default segment.ms: segment age before a roll." },
     PropertyDef { name: "log.cleanup.policy", default: "delete", doc: "Default cleanup.policy of topics." },
-    PropertyDef { name: "log.message.timestamp.type", default: "CreateTime", doc: "Default message.timestamp.type: CreateTime or LogAppendTime." },
-    PropertyDef { name: "log.flush.interval.messages", default: "1", doc: "1: every acks=all write is fsynced before it is acknowledged (group commit). Larger values leave flushing to the OS." },
-    PropertyDef { name: "message.max.bytes", default: "1048588", doc: "Default max.message.bytes: largest record batch accepted." },
+    PropertyDef {
+        name: "log.message.timestamp.type",
+        default: "CreateTime",
+        doc: "Default message.timestamp.type: CreateTime or LogAppendTime.",
+    },
+    PropertyDef {
+        name: "log.flush.interval.messages",
+        default: "1",
+        doc: "1: every acks=all write is fsynced before it is acknowledged (group commit). Larger values leave flushing to the OS.",
+    },
+    PropertyDef {
+        name: "message.max.bytes",
+        default: "1048588",
+        doc: "Default max.message.bytes: largest record batch accepted.",
+    },
     PropertyDef { name: "min.insync.replicas", default: "1", doc: "Default min.insync.replicas of topics." },
-    PropertyDef { name: "socket.request.max.bytes", default: "104857600", doc: "Largest request frame; larger frames close the connection." },
-    PropertyDef { name: "group.initial.rebalance.delay.ms", default: "3000", doc: "Delay before the first rebalance of a new group (consumer groups)." },
-    PropertyDef { name: "offsets.topic.num.partitions", default: "50", doc: "Partitions of __consumer_offsets (consumer groups)." },
-    PropertyDef { name: "controller.quorum.voters", default: "", doc: "Raft voters id@host:port,...; empty: this node is a cluster of one." },
-    PropertyDef { name: "shutdown.timeout.ms", default: "10000", doc: "Longest wait for in-flight requests on shutdown." },
+    PropertyDef {
+        name: "socket.request.max.bytes",
+        default: "104857600",
+        doc: "Largest request frame; larger frames close the connection.",
+    },
+    PropertyDef {
+        name: "group.initial.rebalance.delay.ms",
+        default: "3000",
+        doc: "Delay before the first rebalance of a new group (consumer groups).",
+    },
+    PropertyDef {
+        name: "offsets.topic.num.partitions",
+        default: "50",
+        doc: "Partitions of __consumer_offsets (consumer groups).",
+    },
+    PropertyDef {
+        name: "controller.quorum.voters",
+        default: "",
+        doc: "Raft voters id@host:port,...; empty: this node is a cluster of one.",
+    },
+    PropertyDef {
+        name: "shutdown.timeout.ms",
+        default: "10000",
+        doc: "Longest wait for in-flight requests on shutdown.",
+    },
 ];
 
 /// The validated broker configuration.
@@ -103,18 +171,27 @@ impl BrokerConfig {
             advertised,
             data_dir: PathBuf::from(non_empty("log.dirs", &get("log.dirs"))?),
             num_partitions: parse_num("num.partitions", &get("num.partitions"), 1..=100_000)? as i32,
-            default_replication_factor: parse_num("default.replication.factor", &get("default.replication.factor"), 1..=32)?
-                as i32,
+            default_replication_factor: parse_num(
+                "default.replication.factor",
+                &get("default.replication.factor"),
+                1..=32,
+            )? as i32,
             auto_create_topics: parse_bool("auto.create.topics.enable", &get("auto.create.topics.enable"))?,
             retention_check_interval_ms: parse_num(
                 "log.retention.check.interval.ms",
                 &get("log.retention.check.interval.ms"),
                 1..=i64::MAX,
             )? as u64,
-            flush_every_ack: parse_num("log.flush.interval.messages", &get("log.flush.interval.messages"), 1..=i64::MAX)?
-                == 1,
-            socket_request_max_bytes: parse_num("socket.request.max.bytes", &get("socket.request.max.bytes"), 1024..=i32::MAX as i64)?
-                as usize,
+            flush_every_ack: parse_num(
+                "log.flush.interval.messages",
+                &get("log.flush.interval.messages"),
+                1..=i64::MAX,
+            )? == 1,
+            socket_request_max_bytes: parse_num(
+                "socket.request.max.bytes",
+                &get("socket.request.max.bytes"),
+                1024..=i32::MAX as i64,
+            )? as usize,
             shutdown_timeout_ms: parse_num("shutdown.timeout.ms", &get("shutdown.timeout.ms"), 0..=i64::MAX)? as u64,
             values,
         };
@@ -260,9 +337,8 @@ fn split_listener(key: &str, value: &str) -> Result<(String, u16), ConfigError> 
     if value.contains(',') {
         return Err(invalid(key, value, "only one listener is supported"));
     }
-    let rest = value
-        .strip_prefix("PLAINTEXT://")
-        .ok_or_else(|| invalid(key, value, "expected PLAINTEXT://host:port"))?;
+    let rest =
+        value.strip_prefix("PLAINTEXT://").ok_or_else(|| invalid(key, value, "expected PLAINTEXT://host:port"))?;
     let (host, port) = rest.rsplit_once(':').ok_or_else(|| invalid(key, value, "expected PLAINTEXT://host:port"))?;
     let port: u16 = port.parse().map_err(|_| invalid(key, value, "port must be 0..=65535"))?;
     let host = host.trim_start_matches('[').trim_end_matches(']');

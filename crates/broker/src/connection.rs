@@ -78,7 +78,7 @@ async fn respond(broker: &Broker, decoded: Decoded) -> Result<Option<BytesMut>, 
             let (key, version, correlation_id) =
                 (request.api_key, request.header.request_api_version, request.header.correlation_id);
             let span = tracing::debug_span!("request", api = ?key, version, correlation_id);
-            match crate::handlers::dispatch(broker, request).instrument(span).await {
+            match crate::handlers::dispatch(broker, *request).instrument(span).await {
                 Some(body) => encode_response(key, version, correlation_id, &body).map(Some),
                 None => Ok(None),
             }

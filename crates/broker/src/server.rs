@@ -50,7 +50,8 @@ impl RunningBroker {
             meta.propose(Command::RegisterBroker(me)).await?;
         }
 
-        let defaults = TopicDefaults::from_broker(&config).map_err(|(k, v, why)| BrokerError::InvalidConfig(format!("{k}={v}: {why}")))?;
+        let defaults = TopicDefaults::from_broker(&config)
+            .map_err(|(k, v, why)| BrokerError::InvalidConfig(format!("{k}={v}: {why}")))?;
         let replicas = Arc::new(ReplicaManager::open(&config.data_dir, config.node_id, defaults, db, &meta.image())?);
         let broker = Arc::new(Broker::new(config, meta, replicas, advertised));
 
@@ -71,7 +72,10 @@ impl RunningBroker {
         let timeout = Duration::from_millis(self.broker.config.shutdown_timeout_ms);
         let drained = tokio::time::timeout(timeout, async { while connections.join_next().await.is_some() {} }).await;
         if drained.is_err() {
-            tracing::warn!(timeout_ms = timeout.as_millis() as u64, "connections still busy at the shutdown timeout; closing them");
+            tracing::warn!(
+                timeout_ms = timeout.as_millis() as u64,
+                "connections still busy at the shutdown timeout; closing them"
+            );
             connections.shutdown().await;
         }
         self.background.shutdown().await;
@@ -135,4 +139,3 @@ async fn retention(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
         }
     }
 }
-

@@ -40,17 +40,83 @@ pub struct TopicConfigDef {
 
 /// Every topic config Fjord accepts, in name order.
 pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
-    TopicConfigDef { name: "cleanup.policy", synonym: Some("log.cleanup.policy"), default: "delete", kind: ConfigType::List, doc: "delete, compact, or both (compaction arrives with consumer groups)." },
-    TopicConfigDef { name: "compression.type", synonym: None, default: "producer", kind: ConfigType::String, doc: "Batches are stored as the producer compressed them; only 'producer' is accepted." },
-    TopicConfigDef { name: "delete.retention.ms", synonym: None, default: "86400000", kind: ConfigType::Long, doc: "How long tombstones are kept on compacted topics." },
-    TopicConfigDef { name: "max.message.bytes", synonym: Some("message.max.bytes"), default: "1048588", kind: ConfigType::Int, doc: "Largest record batch accepted." },
-    TopicConfigDef { name: "message.timestamp.type", synonym: Some("log.message.timestamp.type"), default: "CreateTime", kind: ConfigType::String, doc: "CreateTime keeps the producer's timestamps; LogAppendTime stamps the broker's clock." },
-    TopicConfigDef { name: "min.insync.replicas", synonym: Some("min.insync.replicas"), default: "1", kind: ConfigType::Int, doc: "Replicas that must have an acks=all write." },
-    TopicConfigDef { name: "retention.bytes", synonym: Some("log.retention.bytes"), default: "-1", kind: ConfigType::Long, doc: "Largest partition size before old segments are deleted (-1: unlimited)." },
-    TopicConfigDef { name: "retention.ms", synonym: Some("log.retention.ms"), default: "604800000", kind: ConfigType::Long, doc: "Age after which segments are deleted (-1: forever)." },
-    TopicConfigDef { name: "segment.bytes", synonym: Some("log.segment.bytes"), default: "1073741824", kind: ConfigType::Int, doc: "Segment size before a roll." },
-    TopicConfigDef { name: "segment.ms", synonym: Some("log.roll.ms"), default: "604800000", kind: ConfigType::Long, doc: "Segment age before a roll." },
-    TopicConfigDef { name: "unclean.leader.election.enable", synonym: None, default: "false", kind: ConfigType::Boolean, doc: "Whether an out-of-sync replica may become leader." },
+    TopicConfigDef {
+        name: "cleanup.policy",
+        synonym: Some("log.cleanup.policy"),
+        default: "delete",
+        kind: ConfigType::List,
+        doc: "delete, compact, or both (compaction arrives with consumer groups).",
+    },
+    TopicConfigDef {
+        name: "compression.type",
+        synonym: None,
+        default: "producer",
+        kind: ConfigType::String,
+        doc: "Batches are stored as the producer compressed them; only 'producer' is accepted.",
+    },
+    TopicConfigDef {
+        name: "delete.retention.ms",
+        synonym: None,
+        default: "86400000",
+        kind: ConfigType::Long,
+        doc: "How long tombstones are kept on compacted topics.",
+    },
+    TopicConfigDef {
+        name: "max.message.bytes",
+        synonym: Some("message.max.bytes"),
+        default: "1048588",
+        kind: ConfigType::Int,
+        doc: "Largest record batch accepted.",
+    },
+    TopicConfigDef {
+        name: "message.timestamp.type",
+        synonym: Some("log.message.timestamp.type"),
+        default: "CreateTime",
+        kind: ConfigType::String,
+        doc: "CreateTime keeps the producer's timestamps; LogAppendTime stamps the broker's clock.",
+    },
+    TopicConfigDef {
+        name: "min.insync.replicas",
+        synonym: Some("min.insync.replicas"),
+        default: "1",
+        kind: ConfigType::Int,
+        doc: "Replicas that must have an acks=all write.",
+    },
+    TopicConfigDef {
+        name: "retention.bytes",
+        synonym: Some("log.retention.bytes"),
+        default: "-1",
+        kind: ConfigType::Long,
+        doc: "Largest partition size before old segments are deleted (-1: unlimited).",
+    },
+    TopicConfigDef {
+        name: "retention.ms",
+        synonym: Some("log.retention.ms"),
+        default: "604800000",
+        kind: ConfigType::Long,
+        doc: "Age after which segments are deleted (-1: forever).",
+    },
+    TopicConfigDef {
+        name: "segment.bytes",
+        synonym: Some("log.segment.bytes"),
+        default: "1073741824",
+        kind: ConfigType::Int,
+        doc: "Segment size before a roll.",
+    },
+    TopicConfigDef {
+        name: "segment.ms",
+        synonym: Some("log.roll.ms"),
+        default: "604800000",
+        kind: ConfigType::Long,
+        doc: "Segment age before a roll.",
+    },
+    TopicConfigDef {
+        name: "unclean.leader.election.enable",
+        synonym: None,
+        default: "false",
+        kind: ConfigType::Boolean,
+        doc: "Whether an out-of-sync replica may become leader.",
+    },
 ];
 
 /// The definition of topic config `name`.
@@ -106,7 +172,8 @@ impl TopicDefaults {
                 Some(p) => (config.value(p), ConfigSource::Default),
                 None => (d.default.to_string(), ConfigSource::Default),
             };
-            validate(d.name, &value).map_err(|reason| (d.synonym.unwrap_or(d.name).to_string(), value.clone(), reason))?;
+            validate(d.name, &value)
+                .map_err(|reason| (d.synonym.unwrap_or(d.name).to_string(), value.clone(), reason))?;
             values.insert(d.name, (value, source));
         }
         Ok(Self { values })
@@ -173,7 +240,8 @@ mod tests {
         let defaults = TopicDefaults::from_broker(&broker).unwrap();
         let mut overrides = BTreeMap::new();
         overrides.insert("segment.bytes".to_string(), "2048".to_string());
-        let eff: BTreeMap<_, _> = defaults.effective(&overrides).map(|(d, v, s)| (d.name, (v.to_string(), s))).collect();
+        let eff: BTreeMap<_, _> =
+            defaults.effective(&overrides).map(|(d, v, s)| (d.name, (v.to_string(), s))).collect();
         assert_eq!(eff["retention.ms"], ("1000".into(), ConfigSource::StaticBroker));
         assert_eq!(eff["segment.bytes"], ("2048".into(), ConfigSource::Topic));
         assert_eq!(eff["retention.bytes"], ("-1".into(), ConfigSource::Default));

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::types::{BrokerInfo, Command, Outcome, PartitionInfo, TopicInfo};
 use crate::MetaError;
+use crate::types::{BrokerInfo, Command, Outcome, PartitionInfo, TopicInfo};
 
 /// Most partitions a topic may have; bounds what one request can make a broker create.
 pub const MAX_PARTITIONS: i32 = 100_000;
@@ -103,13 +103,15 @@ impl MetadataImage {
     fn place_replicas(&self, first: i32, count: i32, replication_factor: i32) -> Result<Vec<PartitionInfo>, MetaError> {
         let brokers: Vec<i32> = self.brokers.keys().copied().collect();
         if replication_factor < 1 || replication_factor as usize > brokers.len() {
-            return Err(MetaError::InvalidReplicationFactor { requested: replication_factor, available: brokers.len() });
+            return Err(MetaError::InvalidReplicationFactor {
+                requested: replication_factor,
+                available: brokers.len(),
+            });
         }
         Ok((first..first + count)
             .map(|index| {
-                let replicas: Vec<i32> = (0..replication_factor)
-                    .map(|r| brokers[(index as usize + r as usize) % brokers.len()])
-                    .collect();
+                let replicas: Vec<i32> =
+                    (0..replication_factor).map(|r| brokers[(index as usize + r as usize) % brokers.len()]).collect();
                 PartitionInfo {
                     index,
                     leader: replicas[0],

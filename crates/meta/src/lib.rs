@@ -10,7 +10,7 @@
 //! - [`image`]: [`MetadataImage`], the immutable state readers share, and its pure `apply`.
 //! - [`store`]: [`NodeDb`], the node's RocksDB: command log, snapshots, node-local partition state.
 //! - [`service`]: [`Metadata`], the handle that proposes commands and publishes new images.
-//! - [`error`]: [`MetaError`].
+//! - [`error`]: the one error type, [`MetaError`].
 
 pub mod error;
 pub mod image;

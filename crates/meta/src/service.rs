@@ -59,7 +59,7 @@ impl Metadata {
         let index = current.applied_index + 1;
         let (next, outcome) = current.apply(index, &command)?;
         self.db.append_command(index, &command)?;
-        if index % SNAPSHOT_EVERY == 0 {
+        if index.is_multiple_of(SNAPSHOT_EVERY) {
             self.db.save_snapshot(&next)?;
         }
         let next = Arc::new(next);

@@ -41,13 +41,29 @@ pub struct TopicInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     RegisterBroker(BrokerInfo),
-    CreateTopic { name: String, id: Uuid, partitions: i32, replication_factor: i32, configs: BTreeMap<String, String> },
-    DeleteTopic { name: String },
-    CreatePartitions { name: String, count: i32 },
+    CreateTopic {
+        name: String,
+        id: Uuid,
+        partitions: i32,
+        replication_factor: i32,
+        configs: BTreeMap<String, String>,
+    },
+    DeleteTopic {
+        name: String,
+    },
+    CreatePartitions {
+        name: String,
+        count: i32,
+    },
     /// Replaces the topic's config overrides with `configs`.
-    SetTopicConfigs { name: String, configs: BTreeMap<String, String> },
+    SetTopicConfigs {
+        name: String,
+        configs: BTreeMap<String, String>,
+    },
     /// Reserves `count` producer ids for InitProducerId.
-    AllocateProducerIds { count: i64 },
+    AllocateProducerIds {
+        count: i64,
+    },
 }
 
 /// What applying a command produced, for the proposer.
@@ -55,5 +71,7 @@ pub enum Command {
 pub enum Outcome {
     Done,
     /// The first of the reserved producer ids.
-    ProducerIds { first: i64 },
+    ProducerIds {
+        first: i64,
+    },
 }

@@ -93,8 +93,10 @@ fn take(buf: &mut Bytes, n: usize) -> Result<Bytes, ProtocolError> {
 fn get_string(buf: &mut Bytes) -> Result<String, ProtocolError> {
     let len = get_i16(buf)?;
     let bytes = take(buf, len.max(0) as usize)?;
-    String::from_utf8(bytes.to_vec())
-        .map_err(|_| ProtocolError::Malformed { what: "Produce v0-v2 request", reason: "topic name is not UTF-8".into() })
+    String::from_utf8(bytes.to_vec()).map_err(|_| ProtocolError::Malformed {
+        what: "Produce v0-v2 request",
+        reason: "topic name is not UTF-8".into(),
+    })
 }
 
 #[cfg(test)]

@@ -23,7 +23,7 @@ pub struct Request {
 #[derive(Debug)]
 pub enum Decoded {
     /// A request at a served version.
-    Request(Request),
+    Request(Box<Request>),
     /// Produce v0–v2 (message format v0/v1): answered with UNSUPPORTED_FOR_MESSAGE_FORMAT.
     LegacyProduce { header: RequestHeader, request: LegacyProduce },
     /// ApiVersions at a version above what is served: answer v0 with UNSUPPORTED_VERSION (KIP-511).
@@ -57,7 +57,7 @@ pub fn decode_request(mut frame: Bytes, table: &VersionTable) -> Result<Decoded,
     if frame.has_remaining() && version_is_strict(key) {
         return Err(malformed(api_name(key), format!("{} trailing bytes", frame.remaining())));
     }
-    Ok(Decoded::Request(Request { api_key: key, header, body }))
+    Ok(Decoded::Request(Box::new(Request { api_key: key, header, body })))
 }
 
 /// ApiVersions v0–v2 requests from some clients carry bytes the schema does not know; Kafka

@@ -26,12 +26,11 @@ fn frame(version: i16, request: &ProduceRequest) -> Bytes {
 }
 
 fn produce() -> impl Strategy<Value = ProduceRequest> {
-    let partition = (0i32..64, proptest::collection::vec(any::<u8>(), 0..64))
-        .prop_map(|(index, bytes)| PartitionProduceData::default().with_index(index).with_records(Some(Bytes::from(bytes))));
+    let partition = (0i32..64, proptest::collection::vec(any::<u8>(), 0..64)).prop_map(|(index, bytes)| {
+        PartitionProduceData::default().with_index(index).with_records(Some(Bytes::from(bytes)))
+    });
     let topic = ("[a-z]{1,12}", proptest::collection::vec(partition, 0..4)).prop_map(|(name, partitions)| {
-        TopicProduceData::default()
-            .with_name(TopicName(StrBytes::from_string(name)))
-            .with_partition_data(partitions)
+        TopicProduceData::default().with_name(TopicName(StrBytes::from_string(name))).with_partition_data(partitions)
     });
     (prop_oneof![Just(-1i16), Just(0), Just(1)], 0i32..60_000, proptest::collection::vec(topic, 0..4)).prop_map(
         |(acks, timeout_ms, topics)| {

@@ -7,6 +7,7 @@ byte for byte, at contiguous offsets. Prints one summary line; exits 1 on any mi
 """
 
 import argparse
+import functools
 import sys
 import time
 
@@ -51,11 +52,10 @@ def main():
     })
     delivered, errors = {}, []
 
-    def on_delivery(err, msg):
+    def on_delivery(seq, err, msg):
         if err is not None:
             errors.append(err)
         else:
-            seq = int(dict(msg.headers())["seq"])
             delivered[seq] = (msg.partition(), msg.offset())
 
     for i in range(args.count):
@@ -63,7 +63,7 @@ def main():
         while True:
             try:
                 producer.produce(args.topic, key=key, value=value, headers=headers, partition=i % PARTITIONS,
-                                 on_delivery=on_delivery)
+                                 on_delivery=functools.partial(on_delivery, i))
                 break
             except BufferError:
                 producer.poll(0.1)

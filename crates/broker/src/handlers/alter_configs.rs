@@ -43,11 +43,8 @@ async fn alter(broker: &Broker, resource: &AlterConfigsResource, validate_only: 
     let topic = configs::alterable_topic(broker, resource.resource_type, name)?;
     let nulls: Vec<&str> = resource.configs.iter().filter(|c| c.value.is_none()).map(|c| c.name.as_str()).collect();
     configs::refuse_nulls(&nulls)?;
-    let overrides: BTreeMap<String, String> = resource
-        .configs
-        .iter()
-        .filter_map(|c| c.value.as_ref().map(|v| (c.name.to_string(), v.to_string())))
-        .collect();
+    let overrides: BTreeMap<String, String> =
+        resource.configs.iter().filter_map(|c| c.value.as_ref().map(|v| (c.name.to_string(), v.to_string()))).collect();
     configs::store_topic_configs(broker, &topic.name, overrides, validate_only).await
 }
 
@@ -94,8 +91,11 @@ mod tests {
             .await
             .unwrap();
 
-        let request = AlterConfigsRequest::default()
-            .with_resources(vec![resource(configs::TOPIC, "t", &[("segment.bytes", Some("4096"))])]);
+        let request = AlterConfigsRequest::default().with_resources(vec![resource(
+            configs::TOPIC,
+            "t",
+            &[("segment.bytes", Some("4096"))],
+        )]);
         let response = handle(broker, 2, request).await;
         assert_eq!(response.responses[0].error_code, 0);
         assert_eq!(response.responses[0].error_message, None);
@@ -119,9 +119,11 @@ mod tests {
             ]
         );
 
-        let request = AlterConfigsRequest::default()
-            .with_validate_only(true)
-            .with_resources(vec![resource(configs::TOPIC, "t", &[("retention.ms", Some("soon"))])]);
+        let request = AlterConfigsRequest::default().with_validate_only(true).with_resources(vec![resource(
+            configs::TOPIC,
+            "t",
+            &[("retention.ms", Some("soon"))],
+        )]);
         let response = handle(broker, 2, request).await;
         assert_eq!(response.responses[0].error_code, ResponseError::InvalidConfig.code());
         assert!(response.responses[0].error_message.as_deref().unwrap().contains("retention.ms"));

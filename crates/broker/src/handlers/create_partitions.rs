@@ -127,7 +127,9 @@ mod tests {
         CreatePartitionsTopic::default().with_name(topic_name(name)).with_count(count).with_assignments(
             assignments.map(|a| {
                 a.into_iter()
-                    .map(|ids| CreatePartitionsAssignment::default().with_broker_ids(ids.into_iter().map(BrokerId).collect()))
+                    .map(|ids| {
+                        CreatePartitionsAssignment::default().with_broker_ids(ids.into_iter().map(BrokerId).collect())
+                    })
                     .collect()
             }),
         )

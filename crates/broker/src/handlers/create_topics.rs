@@ -106,11 +106,8 @@ fn check(broker: &Broker, image: &MetadataImage, topic: &CreatableTopic) -> Resu
             nulls.join(",")
         )));
     }
-    let configs: BTreeMap<String, String> = topic
-        .configs
-        .iter()
-        .filter_map(|c| c.value.as_ref().map(|v| (c.name.to_string(), v.to_string())))
-        .collect();
+    let configs: BTreeMap<String, String> =
+        topic.configs.iter().filter_map(|c| c.value.as_ref().map(|v| (c.name.to_string(), v.to_string()))).collect();
 
     let (partitions, replication_factor) = if topic.assignments.is_empty() {
         let partitions = match topic.num_partitions {

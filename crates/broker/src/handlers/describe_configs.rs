@@ -8,8 +8,8 @@
 //! time. Broker loggers are not supported (INVALID_REQUEST). When `configuration_keys` names
 //! configs, only those are listed; unknown names are left out, as Kafka does.
 
-use fjord_protocol::ApiRange;
 use fjord_meta::MetaError;
+use fjord_protocol::ApiRange;
 use kafka_protocol::messages::describe_configs_request::DescribeConfigsResource;
 use kafka_protocol::messages::describe_configs_response::{
     DescribeConfigsResourceResult, DescribeConfigsResult, DescribeConfigsSynonym,

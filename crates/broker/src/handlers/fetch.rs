@@ -121,4 +121,3 @@ fn partition_data(index: i32, hw: i64, log_start: i64) -> PartitionData {
         .with_aborted_transactions(None)
         .with_records(Some(Bytes::new()))
 }
-

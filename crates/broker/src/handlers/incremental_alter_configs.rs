@@ -180,11 +180,17 @@ mod tests {
                 .with_configs(ops)
         };
 
-        let request = IncrementalAlterConfigsRequest::default()
-            .with_resources(vec![resource(vec![op("segment.bytes", SET, Some("4096"))])]);
+        let request = IncrementalAlterConfigsRequest::default().with_resources(vec![resource(vec![op(
+            "segment.bytes",
+            SET,
+            Some("4096"),
+        )])]);
         let response = handle(broker, 1, request).await;
         assert_eq!(response.responses[0].error_code, 0);
-        assert_eq!(broker.image().topic("t").unwrap().configs, map(&[("retention.ms", "1000"), ("segment.bytes", "4096")]));
+        assert_eq!(
+            broker.image().topic("t").unwrap().configs,
+            map(&[("retention.ms", "1000"), ("segment.bytes", "4096")])
+        );
 
         let request = IncrementalAlterConfigsRequest::default()
             .with_validate_only(true)
@@ -192,13 +198,19 @@ mod tests {
         assert_eq!(handle(broker, 1, request).await.responses[0].error_code, 0);
         assert!(broker.image().topic("t").unwrap().configs.contains_key("retention.ms"));
 
-        let request = IncrementalAlterConfigsRequest::default()
-            .with_resources(vec![resource(vec![op("segment.bytes", SET, Some("1"))])]);
+        let request = IncrementalAlterConfigsRequest::default().with_resources(vec![resource(vec![op(
+            "segment.bytes",
+            SET,
+            Some("1"),
+        )])]);
         let response = handle(broker, 1, request).await;
         assert_eq!(response.responses[0].error_code, ResponseError::InvalidConfig.code());
 
-        let request = IncrementalAlterConfigsRequest::default()
-            .with_resources(vec![resource(vec![op("segment.bytes", SET, None)])]);
+        let request = IncrementalAlterConfigsRequest::default().with_resources(vec![resource(vec![op(
+            "segment.bytes",
+            SET,
+            None,
+        )])]);
         assert_eq!(handle(broker, 1, request).await.responses[0].error_code, ResponseError::InvalidRequest.code());
     }
 }

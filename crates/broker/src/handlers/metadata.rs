@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use fjord_meta::{Command, MetadataImage, TopicInfo};
 use fjord_protocol::ApiRange;
 use kafka_protocol::ResponseError;
-use kafka_protocol::messages::metadata_response::{MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic};
+use kafka_protocol::messages::metadata_response::{
+    MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
+};
 use kafka_protocol::messages::{ApiKey, MetadataRequest, MetadataResponse};
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;

@@ -39,7 +39,11 @@ pub async fn handle(broker: &Broker, _version: i16, request: ProduceRequest) -> 
         let name = topic.name.0.to_string();
         let mut partitions = Vec::with_capacity(topic.partition_data.len());
         for (i, data) in topic.partition_data.into_iter().enumerate() {
-            let response = PartitionProduceResponse::default().with_index(data.index).with_base_offset(-1).with_log_append_time_ms(-1).with_log_start_offset(-1);
+            let response = PartitionProduceResponse::default()
+                .with_index(data.index)
+                .with_base_offset(-1)
+                .with_log_append_time_ms(-1)
+                .with_log_start_offset(-1);
             let result = match refusal() {
                 Some(e) => Err(e),
                 None => append(broker, &name, data.index, data.records, now),
@@ -56,7 +60,8 @@ pub async fn handle(broker: &Broker, _version: i16, request: ProduceRequest) -> 
                 Err(e) => response.with_error_code(e.error_code()).with_error_message(message(e.to_string())),
             });
         }
-        responses.push(TopicProduceResponse::default().with_name(topic_name(&name)).with_partition_responses(partitions));
+        responses
+            .push(TopicProduceResponse::default().with_name(topic_name(&name)).with_partition_responses(partitions));
     }
     if appended {
         broker.replicas.notify_append();

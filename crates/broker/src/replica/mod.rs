@@ -51,7 +51,13 @@ pub struct ReplicaManager {
 impl ReplicaManager {
     /// Opens the data directory: notes whether the last stop was clean (and removes the marker, so
     /// a crash from here on is detected), then opens every partition the image places here.
-    pub fn open(dir: &Path, node_id: i32, defaults: TopicDefaults, db: Arc<NodeDb>, image: &MetadataImage) -> Result<Self, BrokerError> {
+    pub fn open(
+        dir: &Path,
+        node_id: i32,
+        defaults: TopicDefaults,
+        db: Arc<NodeDb>,
+        image: &MetadataImage,
+    ) -> Result<Self, BrokerError> {
         std::fs::create_dir_all(dir).map_err(|e| io_error("create data directory", dir, e))?;
         let marker = dir.join(CLEAN_MARKER);
         let clean_start = marker.exists();

@@ -28,7 +28,14 @@ pub struct Partition {
 }
 
 impl Partition {
-    pub(crate) fn new(topic: String, topic_id: Uuid, index: i32, dir: PathBuf, leader_epoch: i32, log: PartitionLog) -> Self {
+    pub(crate) fn new(
+        topic: String,
+        topic_id: Uuid,
+        index: i32,
+        dir: PathBuf,
+        leader_epoch: i32,
+        log: PartitionLog,
+    ) -> Self {
         let flushed = log.log_end_offset();
         Self {
             topic,
