@@ -1,6 +1,8 @@
 //! Bad input over raw connections: each gets Kafka's error code or a closed connection, the
 //! broker goes on serving everyone else, and nothing acknowledged is lost.
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use anyhow::Result;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use fjord_log::batch::testing::simple;
@@ -20,6 +22,11 @@ const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 const MESSAGE_TOO_LARGE: i16 = 10;
 const INVALID_TOPIC_EXCEPTION: i16 = 17;
 const UNSUPPORTED_VERSION: i16 = 35;
+
+/// Record timestamps must be current: the broker's retention would delete a batch from 1970.
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
 
 fn name(s: &str) -> TopicName {
     TopicName(StrBytes::from_string(s.to_string()))
@@ -98,7 +105,7 @@ fn frame(api_key: i16, version: i16, body: &[u8]) -> Vec<u8> {
 #[test]
 fn malformed_frames_close_only_their_connection() -> Result<()> {
     let broker = Broker::start()?;
-    let record = simple(1_000, 1);
+    let record = simple(now_ms(), 1);
     let mut client = broker.connect()?;
     assert_eq!(create_topic(&mut client, "kept", &[])?, 0);
     let (error, offset) = produce(&mut client, "kept", record.clone())?;
@@ -144,23 +151,23 @@ fn an_unsupported_api_versions_version_gets_a_v0_answer() -> Result<()> {
 fn bad_records_get_kafka_errors_and_change_nothing() -> Result<()> {
     let broker = Broker::start()?;
     let mut client = broker.connect()?;
-    let record = simple(1_000, 1);
+    let record = simple(now_ms(), 1);
     assert_eq!(create_topic(&mut client, "kept", &[])?, 0);
     assert_eq!(produce(&mut client, "kept", record.clone())?, (0, 0));
 
-    let mut corrupt = simple(2_000, 3);
+    let mut corrupt = simple(now_ms(), 3);
     let last = corrupt.len() - 1;
     corrupt[last] ^= 0x55;
     assert_eq!(produce(&mut client, "kept", corrupt)?.0, CORRUPT_MESSAGE);
-    let mut old_format = simple(2_000, 1);
+    let mut old_format = simple(now_ms(), 1);
     old_format[16] = 1;
     assert_ne!(produce(&mut client, "kept", old_format)?.0, 0, "magic 1 is refused");
-    let mut torn = simple(2_000, 2);
+    let mut torn = simple(now_ms(), 2);
     torn.truncate(torn.len() - 4);
     assert_eq!(produce(&mut client, "kept", torn)?.0, CORRUPT_MESSAGE);
 
     assert_eq!(create_topic(&mut client, "small", &[("max.message.bytes", "1000")])?, 0);
-    let big = simple(3_000, 100);
+    let big = simple(now_ms(), 100);
     assert!(big.len() > 1000);
     assert_eq!(produce(&mut client, "small", big)?.0, MESSAGE_TOO_LARGE);
     assert_eq!(fetch(&mut client, "small", 0)?.1, 0, "nothing stored");
@@ -189,7 +196,7 @@ fn unknown_topics_are_not_created_when_auto_create_is_off() -> Result<()> {
     let mut frame = client.request(ApiKey::Metadata, 1, &request)?;
     let metadata = MetadataResponse::decode(&mut frame, 1)?;
     assert_eq!(metadata.topics[0].error_code, UNKNOWN_TOPIC_OR_PARTITION);
-    assert_eq!(produce(&mut client, "nope", simple(0, 1))?.0, UNKNOWN_TOPIC_OR_PARTITION);
+    assert_eq!(produce(&mut client, "nope", simple(now_ms(), 1))?.0, UNKNOWN_TOPIC_OR_PARTITION);
     let mut frame = client.request(ApiKey::Metadata, 1, &request)?;
     assert_eq!(
         MetadataResponse::decode(&mut frame, 1)?.topics[0].error_code,
