@@ -12,8 +12,10 @@ PY_CLIENTS := tests/clients/python
 .PHONY: run build test test-deps system-deps verify fix fmt-check clippy bench cluster clean
 
 ## run: build and start one broker on 127.0.0.1:9092 with data in ./data
+# Built with the same workspace-wide feature set as `make build`, so run and test share one build.
 run:
-	$(CARGO) run -p fjord --bin fjord -- serve
+	$(CARGO) build --workspace --bins
+	"$${CARGO_TARGET_DIR:-target}/debug/fjord" serve
 
 build:
 	$(CARGO) build --workspace --bins --tests
