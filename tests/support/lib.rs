@@ -32,9 +32,13 @@ pub fn fjord_bin() -> PathBuf {
     profile_dir.join("fjord")
 }
 
-/// The repository root (for client scripts under tests/clients).
+/// The repository root (for client scripts under tests/clients). Read at run time: cargo and
+/// nextest set `CARGO_MANIFEST_DIR` for the checkout being tested, while the compile-time value
+/// can name another checkout that shares the target directory.
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
+    let manifest =
+        std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest.parent().expect("repo root").to_path_buf()
 }
 
 /// A running broker process with its own data directory.

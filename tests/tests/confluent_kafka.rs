@@ -1,6 +1,7 @@
 //! librdkafka through confluent-kafka (Python): an idempotent acks=all producer with each
 //! compression codec round-trips 10,000 records with headers and null keys and values; a 900 KB
-//! record round-trips and a 2 MB one is refused with MESSAGE_TOO_LARGE.
+//! record round-trips and a 2 MB one is refused with MESSAGE_TOO_LARGE; the AdminClient's
+//! config, partition, offset, record-deletion and cluster APIs take effect.
 
 use anyhow::Result;
 use fjord_tests::{Broker, python, run_ok};
@@ -50,5 +51,13 @@ fn large_records_round_trip_up_to_max_message_bytes() -> Result<()> {
     let broker = Broker::start()?;
     let out = run_ok(python("large_records.py").args(["--bootstrap", &broker.addr, "--topic", "large"]), b"")?;
     assert!(out.contains("ok 900 KB round-tripped, 2 MB refused"), "{out}");
+    Ok(())
+}
+
+#[test]
+fn admin_client_apis_take_effect() -> Result<()> {
+    let broker = Broker::start()?;
+    let out = run_ok(python("admin.py").args(["--bootstrap", &broker.addr, "--topic", "administered"]), b"")?;
+    assert!(out.contains("ok admin"), "{out}");
     Ok(())
 }

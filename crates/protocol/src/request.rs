@@ -54,16 +54,12 @@ pub fn decode_request(mut frame: Bytes, table: &VersionTable) -> Result<Decoded,
         return Ok(Decoded::LegacyProduce { header, request });
     }
     let body = RequestKind::decode(key, &mut frame, version).map_err(|e| malformed(api_name(key), e))?;
-    if frame.has_remaining() && version_is_strict(key) {
-        return Err(malformed(api_name(key), format!("{} trailing bytes", frame.remaining())));
+    if frame.has_remaining() {
+        // Kafka parses what its schema knows and ignores the rest, and clients rely on it:
+        // librdkafka 2.16 sends Metadata v12 with three bytes past the schema.
+        tracing::debug!(api = ?key, version, bytes = frame.remaining(), "ignoring bytes after the request body");
     }
     Ok(Decoded::Request(Box::new(Request { api_key: key, header, body })))
-}
-
-/// ApiVersions v0–v2 requests from some clients carry bytes the schema does not know; Kafka
-/// ignores them there. Everything else must be consumed exactly.
-fn version_is_strict(key: ApiKey) -> bool {
-    key != ApiKey::ApiVersions
 }
 
 fn api_name(key: ApiKey) -> &'static str {
@@ -149,9 +145,14 @@ mod tests {
     }
 
     #[test]
-    fn trailing_garbage_is_rejected() {
-        let mut f = BytesMut::from(&frame(ApiKey::Metadata, 1, &MetadataRequest::default())[..]);
-        f.extend_from_slice(&[1, 2, 3]);
-        assert!(matches!(decode_request(f.freeze(), &table()), Err(ProtocolError::Malformed { .. })));
+    fn bytes_past_the_schema_are_ignored_as_kafka_does() {
+        // librdkafka 2.16's Metadata v12 for all topics, as captured: header v2, then null
+        // topics, two booleans, no tagged fields — and three more bytes.
+        let captured = Bytes::from_static(&[
+            0, 3, 0, 12, 0, 0, 0, 3, 0, 7, b'r', b'd', b'k', b'a', b'f', b'k', b'a', 0, 0, 0, 0, 0, 1, 0, 0,
+        ]);
+        let Decoded::Request(r) = decode_request(captured, &table()).unwrap() else { panic!("not a request") };
+        let RequestKind::Metadata(m) = r.body else { panic!("not Metadata") };
+        assert_eq!((m.topics, m.allow_auto_topic_creation), (None, false));
     }
 }
