@@ -5,6 +5,8 @@
 //! The binary is the one cargo built beside the test executables (`make test` builds it first);
 //! `FJORD_BIN` overrides the path.
 
+pub mod raw;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};

@@ -1,83 +1,20 @@
 //! Bad input over raw connections: each gets Kafka's error code or a closed connection, the
 //! broker goes on serving everyone else, and nothing acknowledged is lost.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use anyhow::Result;
-use bytes::{Buf, BufMut, Bytes, BytesMut};
+use bytes::{Buf, BufMut, BytesMut};
 use fjord_log::batch::testing::simple;
-use fjord_tests::{Broker, RawClient};
-use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
-use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use fjord_tests::Broker;
+use fjord_tests::raw::{create_topic, fetch, name, now_ms, produce};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
-use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
-use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, ApiVersionsResponse, CreateTopicsRequest, CreateTopicsResponse, FetchRequest,
-    FetchResponse, MetadataRequest, MetadataResponse, ProduceRequest, ProduceResponse, TopicName,
-};
-use kafka_protocol::protocol::{Decodable, StrBytes};
+use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, MetadataResponse};
+use kafka_protocol::protocol::Decodable;
 
 const CORRUPT_MESSAGE: i16 = 2;
 const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 const MESSAGE_TOO_LARGE: i16 = 10;
 const INVALID_TOPIC_EXCEPTION: i16 = 17;
 const UNSUPPORTED_VERSION: i16 = 35;
-
-/// Record timestamps must be current: the broker's retention would delete a batch from 1970.
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
-
-fn name(s: &str) -> TopicName {
-    TopicName(StrBytes::from_string(s.to_string()))
-}
-
-/// Produce (v3) of one record set to partition 0; the partition's (error code, base offset).
-fn produce(client: &mut RawClient, topic: &str, records: Vec<u8>) -> Result<(i16, i64)> {
-    let request = ProduceRequest::default().with_acks(-1).with_timeout_ms(5_000).with_topic_data(vec![
-        TopicProduceData::default().with_name(name(topic)).with_partition_data(vec![
-            PartitionProduceData::default().with_index(0).with_records(Some(Bytes::from(records))),
-        ]),
-    ]);
-    let mut frame = client.request(ApiKey::Produce, 3, &request)?;
-    let response = ProduceResponse::decode(&mut frame, 3)?;
-    let p = &response.responses[0].partition_responses[0];
-    Ok((p.error_code, p.base_offset))
-}
-
-/// Fetch (v4) from partition 0 at `offset`: (error code, high watermark, record bytes).
-fn fetch(client: &mut RawClient, topic: &str, offset: i64) -> Result<(i16, i64, Bytes)> {
-    let request =
-        FetchRequest::default().with_max_wait_ms(0).with_min_bytes(1).with_max_bytes(1 << 20).with_topics(vec![
-            FetchTopic::default().with_topic(name(topic)).with_partitions(vec![
-                FetchPartition::default().with_partition(0).with_fetch_offset(offset).with_partition_max_bytes(1 << 20),
-            ]),
-        ]);
-    let mut frame = client.request(ApiKey::Fetch, 4, &request)?;
-    let response = FetchResponse::decode(&mut frame, 4)?;
-    let p = &response.responses[0].partitions[0];
-    Ok((p.error_code, p.high_watermark, p.records.clone().unwrap_or_default()))
-}
-
-fn create_topic(client: &mut RawClient, topic: &str, configs: &[(&str, &str)]) -> Result<i16> {
-    let configs = configs
-        .iter()
-        .map(|(k, v)| {
-            CreatableTopicConfig::default()
-                .with_name(StrBytes::from_string(k.to_string()))
-                .with_value(Some(StrBytes::from_string(v.to_string())))
-        })
-        .collect();
-    let request = CreateTopicsRequest::default().with_timeout_ms(5_000).with_topics(vec![
-        CreatableTopic::default()
-            .with_name(name(topic))
-            .with_num_partitions(1)
-            .with_replication_factor(1)
-            .with_configs(configs),
-    ]);
-    let mut frame = client.request(ApiKey::CreateTopics, 2, &request)?;
-    Ok(CreateTopicsResponse::decode(&mut frame, 2)?.topics[0].error_code)
-}
 
 /// The broker still answers a fresh client, and the acknowledged record is still at offset 0.
 fn still_serving(broker: &Broker, topic: &str, record: &[u8]) -> Result<()> {

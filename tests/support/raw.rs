@@ -1,0 +1,89 @@
+//! Typed requests over a [`RawClient`] at fixed, non-flexible versions, for tests that check the
+//! broker's answers field by field. Each returns the fields the tests assert on.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::Result;
+use bytes::Bytes;
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
+use kafka_protocol::messages::{
+    ApiKey, CreateTopicsRequest, CreateTopicsResponse, FetchRequest, FetchResponse, ListOffsetsRequest,
+    ListOffsetsResponse, ProduceRequest, ProduceResponse, TopicName,
+};
+use kafka_protocol::protocol::{Decodable, StrBytes};
+
+use crate::RawClient;
+
+/// The wall clock in milliseconds: record timestamps in tests must be current, or the broker's
+/// retention would rightly delete a batch from 1970.
+pub fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+pub fn name(s: &str) -> TopicName {
+    TopicName(StrBytes::from_string(s.to_string()))
+}
+
+/// CreateTopics (v2) of one topic with one partition: its error code.
+pub fn create_topic(client: &mut RawClient, topic: &str, configs: &[(&str, &str)]) -> Result<i16> {
+    let configs = configs
+        .iter()
+        .map(|(k, v)| {
+            CreatableTopicConfig::default()
+                .with_name(StrBytes::from_string(k.to_string()))
+                .with_value(Some(StrBytes::from_string(v.to_string())))
+        })
+        .collect();
+    let request = CreateTopicsRequest::default().with_timeout_ms(5_000).with_topics(vec![
+        CreatableTopic::default()
+            .with_name(name(topic))
+            .with_num_partitions(1)
+            .with_replication_factor(1)
+            .with_configs(configs),
+    ]);
+    let mut frame = client.request(ApiKey::CreateTopics, 2, &request)?;
+    Ok(CreateTopicsResponse::decode(&mut frame, 2)?.topics[0].error_code)
+}
+
+/// Produce (v3, acks=all) of one record set to partition 0: (error code, base offset).
+pub fn produce(client: &mut RawClient, topic: &str, records: Vec<u8>) -> Result<(i16, i64)> {
+    let request = ProduceRequest::default().with_acks(-1).with_timeout_ms(5_000).with_topic_data(vec![
+        TopicProduceData::default().with_name(name(topic)).with_partition_data(vec![
+            PartitionProduceData::default().with_index(0).with_records(Some(Bytes::from(records))),
+        ]),
+    ]);
+    let mut frame = client.request(ApiKey::Produce, 3, &request)?;
+    let response = ProduceResponse::decode(&mut frame, 3)?;
+    let p = &response.responses[0].partition_responses[0];
+    Ok((p.error_code, p.base_offset))
+}
+
+/// Fetch (v4) from partition 0 at `offset`: (error code, high watermark, record bytes).
+pub fn fetch(client: &mut RawClient, topic: &str, offset: i64) -> Result<(i16, i64, Bytes)> {
+    let request =
+        FetchRequest::default().with_max_wait_ms(0).with_min_bytes(1).with_max_bytes(1 << 20).with_topics(vec![
+            FetchTopic::default().with_topic(name(topic)).with_partitions(vec![
+                FetchPartition::default().with_partition(0).with_fetch_offset(offset).with_partition_max_bytes(1 << 20),
+            ]),
+        ]);
+    let mut frame = client.request(ApiKey::Fetch, 4, &request)?;
+    let response = FetchResponse::decode(&mut frame, 4)?;
+    let p = &response.responses[0].partitions[0];
+    Ok((p.error_code, p.high_watermark, p.records.clone().unwrap_or_default()))
+}
+
+/// ListOffsets (v1) for partition 0 (-2 earliest, -1 latest, else a timestamp): (error code, offset).
+pub fn list_offset(client: &mut RawClient, topic: &str, timestamp: i64) -> Result<(i16, i64)> {
+    let request = ListOffsetsRequest::default().with_topics(vec![
+        ListOffsetsTopic::default()
+            .with_name(name(topic))
+            .with_partitions(vec![ListOffsetsPartition::default().with_partition_index(0).with_timestamp(timestamp)]),
+    ]);
+    let mut frame = client.request(ApiKey::ListOffsets, 1, &request)?;
+    let response = ListOffsetsResponse::decode(&mut frame, 1)?;
+    let p = &response.topics[0].partitions[0];
+    Ok((p.error_code, p.offset))
+}
