@@ -14,6 +14,7 @@ const CORRUPT_MESSAGE: i16 = 2;
 const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 const MESSAGE_TOO_LARGE: i16 = 10;
 const INVALID_TOPIC_EXCEPTION: i16 = 17;
+const INVALID_RECORD: i16 = 87;
 const UNSUPPORTED_VERSION: i16 = 35;
 
 /// The broker still answers a fresh client, and the acknowledged record is still at offset 0.
@@ -98,7 +99,9 @@ fn bad_records_get_kafka_errors_and_change_nothing() -> Result<()> {
     assert_eq!(produce(&mut client, "kept", corrupt)?.0, CORRUPT_MESSAGE);
     let mut old_format = simple(now_ms(), 1);
     old_format[16] = 1;
-    assert_ne!(produce(&mut client, "kept", old_format)?.0, 0, "magic 1 is refused");
+    assert_eq!(produce(&mut client, "kept", old_format)?.0, INVALID_RECORD, "magic 1 is refused");
+    let two_batches = [simple(now_ms(), 1), simple(now_ms(), 1)].concat();
+    assert_eq!(produce(&mut client, "kept", two_batches)?.0, INVALID_RECORD, "one batch per partition");
     let mut torn = simple(now_ms(), 2);
     torn.truncate(torn.len() - 4);
     assert_eq!(produce(&mut client, "kept", torn)?.0, CORRUPT_MESSAGE);

@@ -51,7 +51,11 @@ impl BrokerError {
                 LogError::Io { .. } => ResponseError::KafkaStorageError,
                 LogError::Poisoned => ResponseError::KafkaStorageError,
                 LogError::CorruptMessage(_) => ResponseError::CorruptMessage,
-                LogError::UnsupportedMessageFormat { .. } => ResponseError::UnsupportedForMessageFormat,
+                // Produce v3+ is the only way in (v0-v2 are answered before the log), and Kafka
+                // refuses other magics there as an invalid record.
+                LogError::UnsupportedMessageFormat { .. } => ResponseError::InvalidRecord,
+                LogError::InvalidRecord(_) => ResponseError::InvalidRecord,
+                LogError::Retired => ResponseError::UnknownTopicOrPartition,
                 LogError::MessageTooLarge { .. } => ResponseError::MessageTooLarge,
                 LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
                 LogError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,

@@ -78,8 +78,9 @@ impl BatchHeader {
         LOG_OVERHEAD + self.batch_length.max(0) as usize
     }
 
+    /// The batch's last offset (wrapping: a client's unstamped base offset may be anything).
     pub fn last_offset(&self) -> i64 {
-        self.base_offset + i64::from(self.last_offset_delta)
+        self.base_offset.wrapping_add(i64::from(self.last_offset_delta))
     }
 
     /// 0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd.
@@ -206,7 +207,8 @@ pub fn stamp(batch: &mut [u8], base_offset: i64, leader_epoch: i32, log_append_t
 
 /// The (offset, timestamp) of every record of an uncompressed batch, from the records' own
 /// deltas; `None` when the batch is compressed or its records do not parse. LogAppendTime
-/// batches give every record the batch's max timestamp, as Kafka does.
+/// batches give every record the batch's max timestamp, as Kafka does. Deltas come from the
+/// producer unchecked, so a record whose offset falls outside the batch is left out.
 pub fn record_timestamps(batch: &[u8]) -> Option<Vec<(i64, i64)>> {
     let header = BatchHeader::parse(batch)?;
     if header.compression() != 0 {
@@ -221,9 +223,14 @@ pub fn record_timestamps(batch: &[u8]) -> Option<Vec<(i64, i64)>> {
         let body = batch.get(body_start..body_start + usize::try_from(length).ok()?)?;
         let (timestamp_delta, n1) = read_varint(body.get(1..)?)?;
         let (offset_delta, _) = read_varint(body.get(1 + n1..)?)?;
-        let timestamp =
-            if header.is_log_append_time() { header.max_timestamp } else { header.base_timestamp + timestamp_delta };
-        out.push((header.base_offset + offset_delta, timestamp));
+        let timestamp = if header.is_log_append_time() {
+            header.max_timestamp
+        } else {
+            header.base_timestamp.wrapping_add(timestamp_delta)
+        };
+        if (0..=i64::from(header.last_offset_delta)).contains(&offset_delta) {
+            out.push((header.base_offset + offset_delta, timestamp));
+        }
         pos = body_start + body.len();
     }
     Some(out)

@@ -26,6 +26,10 @@ pub enum LogError {
     Poisoned,
     #[error("offset {0} is not a valid offset for this operation")]
     InvalidOffset(i64),
+    #[error("invalid record set: {0}")]
+    InvalidRecord(String),
+    #[error("the partition is being deleted")]
+    Retired,
 }
 
 impl LogError {

@@ -84,7 +84,12 @@ pub struct PartitionLog {
     log_start_offset: i64,
     producers: ProducerStates,
     flushed_upto: i64,
+    /// Wall-clock time of the first append to the active segment since it was created or opened
+    /// (Kafka's segment creation time): the age `segment.ms` measures in the background.
+    active_since_ms: Option<i64>,
     poisoned: bool,
+    /// The partition is being deleted: nothing may write to its directory any more.
+    retired: bool,
 }
 
 impl PartitionLog {
@@ -114,7 +119,19 @@ impl PartitionLog {
             segments.push(Segment::create(dir, opts.log_start_offset.unwrap_or(0).max(0))?);
         }
         let first_base = segments[0].base_offset();
-        let log_start_offset = opts.log_start_offset.unwrap_or(first_base).max(first_base);
+        let mut log_start_offset = opts.log_start_offset.unwrap_or(first_base).max(first_base);
+        let end = segments.last().map_or(0, Segment::next_offset);
+        if log_start_offset > end {
+            // The start offset was persisted after records that a crash then took with it: as
+            // Kafka does, start the log afresh at the start offset.
+            tracing::warn!(dir = %dir.display(), log_start_offset, log_end_offset = end, "log ends before its start offset; starting it at the start offset");
+            for s in segments.drain(..) {
+                s.delete()?;
+            }
+            segments.push(Segment::create(dir, log_start_offset)?);
+            ProducerStates::discard_snapshot(dir);
+        }
+        log_start_offset = log_start_offset.max(segments[0].base_offset());
         let producers = match opts.clean_shutdown.then(|| ProducerStates::load(dir)).flatten() {
             Some(states) => states,
             None => {
@@ -133,7 +150,9 @@ impl PartitionLog {
             log_start_offset,
             producers,
             flushed_upto: 0,
+            active_since_ms: None,
             poisoned: false,
+            retired: false,
         };
         log.flushed_upto = log.log_end_offset();
         Ok(log)
@@ -173,14 +192,18 @@ impl PartitionLog {
         self.config = config;
     }
 
-    /// Appends a produce request's record set for this partition: validates every batch
-    /// (framing, magic, CRC, size, producer sequence), assigns offsets and the leader epoch in
-    /// place, and writes the bytes as they are.
+    /// Appends a produce request's record set for this partition — exactly one batch, as Kafka
+    /// requires since Produce v3: validates it (framing, magic, CRC, size, producer sequence),
+    /// assigns offsets and the leader epoch in place, and writes the bytes as they are.
     pub fn append(&mut self, records: &mut [u8], leader_epoch: i32, now_ms: i64) -> Result<AppendOutcome> {
-        if self.poisoned {
-            return Err(LogError::Poisoned);
-        }
+        self.check_writable()?;
         let batches = batch::split(records)?;
+        if batches.len() != 1 {
+            return Err(LogError::InvalidRecord(format!(
+                "a produce request must carry exactly one record batch per partition, not {}",
+                batches.len()
+            )));
+        }
         for (_, h) in &batches {
             if h.size() > self.config.max_message_bytes {
                 return Err(LogError::MessageTooLarge { size: h.size(), max: self.config.max_message_bytes });
@@ -214,11 +237,13 @@ impl PartitionLog {
             stamped.push((*pos, h));
         }
         let last_offset = next - 1;
-        if self.should_roll(records.len() as u64, last_offset, now_ms) {
+        let max_timestamp = stamped.iter().map(|(_, h)| h.max_timestamp).max().unwrap_or(-1);
+        if self.should_roll(records.len() as u64, last_offset, max_timestamp, now_ms) {
             self.roll()?;
         }
         let interval = self.config.index_interval_bytes as u64;
         self.active_mut().append(records, &stamped, interval)?;
+        self.active_since_ms.get_or_insert(now_ms);
         for (_, h) in &stamped {
             self.producers.record(h);
         }
@@ -233,35 +258,57 @@ impl PartitionLog {
         })
     }
 
-    fn should_roll(&self, incoming: u64, last_offset: i64, now_ms: i64) -> bool {
+    /// Kafka's rule: roll when the batch would overflow `segment.bytes` or the relative offset
+    /// range, or when its timestamp is `segment.ms` past the segment's first batch (the segment's
+    /// age by the clock when the batches carry no timestamps).
+    fn should_roll(&self, incoming: u64, last_offset: i64, max_timestamp: i64, now_ms: i64) -> bool {
         let active = self.active();
-        !active.is_empty()
-            && (active.size() + incoming > self.config.segment_bytes
-                || !active.can_hold(last_offset)
-                || self.aged(active, now_ms))
+        if active.is_empty() {
+            return false;
+        }
+        let waited = match active.first_timestamp() {
+            Some(first) if first >= 0 && max_timestamp >= 0 => max_timestamp.saturating_sub(first),
+            _ => self.active_since_ms.map_or(0, |since| now_ms - since),
+        };
+        active.size() + incoming > self.config.segment_bytes
+            || !active.can_hold(last_offset)
+            || waited >= self.config.segment_ms
     }
 
-    fn aged(&self, segment: &Segment, now_ms: i64) -> bool {
-        segment.first_timestamp().is_some_and(|first| first >= 0 && now_ms - first >= self.config.segment_ms)
+    fn check_writable(&self) -> Result<()> {
+        if self.retired {
+            Err(LogError::Retired)
+        } else if self.poisoned {
+            Err(LogError::Poisoned)
+        } else {
+            Ok(())
+        }
     }
 
     /// Closes the active segment — data and indexes made durable — and starts a new one at the
     /// log end offset.
     pub fn roll(&mut self) -> Result<()> {
+        self.check_writable()?;
         let next = self.log_end_offset();
-        let active = self.active_mut();
-        active.flush()?;
-        active.write_indexes()?;
+        if let Err(e) = self.active().flush() {
+            // The page cache may have dropped what the failed fsync covered.
+            self.poisoned = true;
+            return Err(e);
+        }
+        self.active_mut().write_indexes()?;
         let segment = Segment::create(&self.dir, next)?;
         sync_dir(&self.dir)?;
         self.segments.push(segment);
+        self.active_since_ms = None;
         tracing::debug!(dir = %self.dir.display(), base_offset = next, "rolled a new segment");
         Ok(())
     }
 
-    /// Rolls the active segment if it is older than `segment.ms`.
+    /// Rolls the active segment once it has taken appends for `segment.ms` by the clock, so
+    /// that retention can reach its data.
     pub fn roll_if_due(&mut self, now_ms: i64) -> Result<bool> {
-        if self.poisoned || self.active().is_empty() || !self.aged(self.active(), now_ms) {
+        let due = self.active_since_ms.is_some_and(|since| now_ms - since >= self.config.segment_ms);
+        if self.check_writable().is_err() || self.active().is_empty() || !due {
             return Ok(false);
         }
         self.roll()?;
@@ -314,6 +361,7 @@ impl PartitionLog {
     /// Moves the log start offset up to `offset` (DeleteRecords) and deletes the segments that
     /// lie wholly below it. Returns the new log start offset.
     pub fn delete_records_before(&mut self, offset: i64) -> Result<i64> {
+        self.check_writable()?;
         if offset < 0 || offset > self.log_end_offset() {
             return Err(LogError::InvalidOffset(offset));
         }
@@ -339,7 +387,7 @@ impl PartitionLog {
     /// segment is rolled first, as Kafka does. Does nothing unless `cleanup.policy` has `delete`.
     pub fn apply_retention(&mut self, now_ms: i64) -> Result<RetentionOutcome> {
         let mut deleted = 0;
-        if self.config.delete_retention && !self.poisoned {
+        if self.config.delete_retention && self.check_writable().is_ok() {
             let expired = |s: &Segment, ms: i64| ms >= 0 && s.max_timestamp() >= 0 && now_ms - s.max_timestamp() > ms;
             if expired(self.active(), self.config.retention_ms) && !self.active().is_empty() {
                 self.roll()?;
@@ -385,6 +433,13 @@ impl PartitionLog {
         self.poisoned = true;
     }
 
+    /// Stops every later write, roll and retention pass, before the partition's directory is
+    /// deleted: a request still holding the partition must not touch a directory that a
+    /// re-created topic of the same name may own next.
+    pub fn retire(&mut self) {
+        self.retired = true;
+    }
+
     pub fn is_poisoned(&self) -> bool {
         self.poisoned
     }
@@ -392,6 +447,9 @@ impl PartitionLog {
     /// Makes everything durable and writes the indexes and producer snapshot, so the next open
     /// need not recover.
     pub fn close(&mut self) -> Result<()> {
+        if self.retired {
+            return Ok(());
+        }
         if self.poisoned {
             return Err(LogError::Poisoned);
         }

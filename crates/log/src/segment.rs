@@ -107,8 +107,12 @@ impl Segment {
         let cut = len - valid;
         if cut > 0 {
             segment.file.set_len(valid).map_err(LogError::io(format!("truncate torn tail of {}", path.display())))?;
-            segment.file.sync_all().map_err(LogError::io(format!("fsync {}", path.display())))?;
             segment.size = valid;
+        }
+        if recover {
+            // What survived a crash may still be only in the page cache: make it durable before
+            // anything is acknowledged on top of it (a retried duplicate, say).
+            segment.file.sync_all().map_err(LogError::io(format!("fsync {}", path.display())))?;
         }
         Ok((segment, cut))
     }

@@ -24,6 +24,10 @@ pub const API: ApiRange = ApiRange { key: ApiKey::Fetch, min: 4, max: 16 };
 /// First version that names topics by id instead of by name.
 const TOPIC_IDS_FROM: i16 = 13;
 
+/// The most record bytes one response carries whatever the client asks (Kafka's broker
+/// `fetch.max.bytes` default, 55 MiB); KIP-74's one whole batch may still exceed it.
+const FETCH_MAX_BYTES: usize = 55 * 1024 * 1024;
+
 pub async fn handle(broker: &Broker, version: i16, request: FetchRequest) -> FetchResponse {
     if request.session_id != 0 {
         let e = BrokerError::FetchSessionIdNotFound(request.session_id);
@@ -48,7 +52,8 @@ pub async fn handle(broker: &Broker, version: i16, request: FetchRequest) -> Fet
 /// One pass over every requested partition: (responses, record bytes, whether any partition failed).
 fn read_all(broker: &Broker, version: i16, request: &FetchRequest) -> (Vec<FetchableTopicResponse>, usize, bool) {
     let image = broker.image();
-    let mut budget = if request.max_bytes > 0 { request.max_bytes as usize } else { usize::MAX };
+    let mut budget =
+        if request.max_bytes > 0 { (request.max_bytes as usize).min(FETCH_MAX_BYTES) } else { FETCH_MAX_BYTES };
     let mut total = 0usize;
     let mut any_error = false;
     let mut topics = Vec::with_capacity(request.topics.len());

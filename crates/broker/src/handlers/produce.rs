@@ -5,6 +5,7 @@
 //! group-committed fsync per partition, run for all partitions of the request at once. v0–v2
 //! (old message formats) are answered by the connection with UNSUPPORTED_FOR_MESSAGE_FORMAT.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use fjord_protocol::ApiRange;
@@ -71,17 +72,20 @@ pub async fn handle(broker: &Broker, _version: i16, request: ProduceRequest) -> 
     }
     if acks == -1 && broker.config.flush_every_ack && !to_sync.is_empty() {
         let mut syncs = JoinSet::new();
+        let mut unconfirmed: HashSet<(usize, usize)> = to_sync.iter().map(|(t, i, _, _)| (*t, *i)).collect();
         for (t, i, partition, upto) in to_sync {
             syncs.spawn(async move { (t, i, partition.sync_to(upto).await) });
         }
         while let Some(joined) = syncs.join_next().await {
             let Ok((t, i, result)) = joined else { continue };
+            unconfirmed.remove(&(t, i));
             if let Err(e) = result {
-                let p = &mut responses[t].partition_responses[i];
-                p.error_code = e.error_code();
-                p.base_offset = -1;
-                p.error_message = message(e.to_string());
+                fail(&mut responses[t].partition_responses[i], &e);
             }
+        }
+        // A sync task that died without an answer confirmed nothing.
+        for (t, i) in unconfirmed {
+            fail(&mut responses[t].partition_responses[i], &BrokerError::Storage("the fsync task failed".into()));
         }
     }
     Some(ProduceResponse::default().with_responses(responses))
@@ -100,4 +104,11 @@ fn append(
     let mut bytes = records.to_vec();
     let outcome = partition.append(&mut bytes, now)?;
     Ok((partition, outcome))
+}
+
+/// Turns an acknowledged-looking partition response into the failure it turned out to be.
+fn fail(response: &mut PartitionProduceResponse, e: &BrokerError) {
+    response.error_code = e.error_code();
+    response.base_offset = -1;
+    response.error_message = message(e.to_string());
 }

@@ -63,6 +63,7 @@ impl ReplicaManager {
         let clean_start = marker.exists();
         if clean_start {
             std::fs::remove_file(&marker).map_err(|e| io_error("remove the clean-shutdown marker", &marker, e))?;
+            sync_dir(dir)?;
         }
         tracing::info!(dir = %dir.display(), clean = clean_start, "opening data directory");
         let manager = Self {
@@ -150,10 +151,16 @@ impl ReplicaManager {
         Ok(())
     }
 
+    /// Deletes a partition. Its log is retired first, under its lock, so a request still holding
+    /// the partition cannot write into the directory a re-created topic of the same name gets;
+    /// the directory is renamed away before it is removed, as Kafka does.
     fn remove(&self, p: &Arc<Partition>) -> Result<(), BrokerError> {
         self.partitions.write().unwrap_or_else(|e| e.into_inner()).remove(&(p.topic.clone(), p.index));
         tracing::info!(topic = %p.topic, partition = p.index, "deleting partition");
-        std::fs::remove_dir_all(&p.dir).map_err(|e| io_error("delete partition directory", &p.dir, e))?;
+        p.log().retire();
+        let doomed = p.dir.with_file_name(format!("{}-{}-{}.deleted", p.topic, p.index, p.topic_id.simple()));
+        std::fs::rename(&p.dir, &doomed).map_err(|e| io_error("rename partition directory", &p.dir, e))?;
+        std::fs::remove_dir_all(&doomed).map_err(|e| io_error("delete partition directory", &doomed, e))?;
         self.db.delete_partition_state(p.topic_id, p.index)?;
         Ok(())
     }
@@ -168,9 +175,12 @@ impl ReplicaManager {
             if !meta_file.exists() {
                 continue;
             }
-            let id = read_partition_metadata(&meta_file);
-            let known = id.is_some_and(|id| image.topic_by_id(id).is_some());
-            if !known {
+            let Some(id) = read_partition_metadata(&meta_file) else {
+                // Never delete data on a guess: a torn metadata file is left for an operator.
+                tracing::warn!(file = %meta_file.display(), "unreadable partition metadata; leaving the directory alone");
+                continue;
+            };
+            if image.topic_by_id(id).is_none() {
                 tracing::warn!(dir = %path.display(), "deleting partition of a topic that no longer exists");
                 std::fs::remove_dir_all(&path).map_err(|e| io_error("delete stray partition", &path, e))?;
             }
@@ -178,9 +188,11 @@ impl ReplicaManager {
         Ok(())
     }
 
-    /// Advances a partition's log start offset durably (DeleteRecords).
+    /// Advances a partition's log start offset durably (DeleteRecords). It is persisted under
+    /// the log's lock, so that concurrent advances are stored in order and never move it back.
     pub fn delete_records(&self, p: &Partition, offset: i64) -> Result<i64, BrokerError> {
-        let start = p.log().delete_records_before(offset)?;
+        let mut log = p.log();
+        let start = log.delete_records_before(offset)?;
         self.db.set_log_start_offset(p.topic_id, p.index, start)?;
         Ok(start)
     }
@@ -189,16 +201,14 @@ impl ReplicaManager {
     pub fn enforce_retention(&self) {
         let now = now_ms();
         for p in self.all() {
-            let outcome = {
-                let mut log = p.log();
-                if let Err(e) = log.roll_if_due(now) {
-                    tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "segment roll failed");
-                }
-                log.apply_retention(now)
-            };
-            match outcome {
+            let mut log = p.log();
+            if let Err(e) = log.roll_if_due(now) {
+                tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "segment roll failed");
+            }
+            match log.apply_retention(now) {
                 Ok(r) if r.segments_deleted > 0 => {
                     tracing::info!(topic = %p.topic, partition = p.index, deleted = r.segments_deleted, log_start_offset = r.log_start_offset, "retention deleted segments");
+                    // Under the log's lock, like DeleteRecords, so the stored offset only moves up.
                     if let Err(e) = self.db.set_log_start_offset(p.topic_id, p.index, r.log_start_offset) {
                         tracing::warn!(error = %e, "persisting the log start offset failed");
                     }
@@ -223,16 +233,30 @@ impl ReplicaManager {
         }
         let marker = self.dir.join(CLEAN_MARKER);
         std::fs::write(&marker, b"").map_err(|e| io_error("write the clean-shutdown marker", &marker, e))?;
-        Ok(())
+        sync_dir(&self.dir)
     }
 }
 
+/// Writes `partition.metadata` atomically and durably: a torn file must never be mistaken for
+/// a partition of a deleted topic.
 fn write_partition_metadata(dir: &Path, id: Uuid) -> Result<(), BrokerError> {
     let path = dir.join(PARTITION_METADATA);
     if read_partition_metadata(&path) == Some(id) {
         return Ok(());
     }
-    std::fs::write(&path, format!("version: 0\ntopic_id: {id}\n")).map_err(|e| io_error("write", &path, e))
+    let tmp = dir.join(format!("{PARTITION_METADATA}.tmp"));
+    let write = || -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&tmp)?;
+        std::io::Write::write_all(&mut file, format!("version: 0\ntopic_id: {id}\n").as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, &path)
+    };
+    write().map_err(|e| io_error("write", &path, e))?;
+    sync_dir(dir)
+}
+
+fn sync_dir(dir: &Path) -> Result<(), BrokerError> {
+    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_error("fsync directory", dir, e))
 }
 
 fn read_partition_metadata(path: &Path) -> Option<Uuid> {

@@ -84,10 +84,14 @@ impl Partition {
     /// Makes everything appended up to `offset` (exclusive) durable. Appends that arrive while an
     /// fsync runs wait for the lock and then usually find themselves covered by the next one.
     pub async fn sync_to(&self, offset: i64) -> Result<(), BrokerError> {
+        self.check_durable()?;
         if self.flushed_upto.load(Ordering::Acquire) >= offset {
             return Ok(());
         }
         let _serial = self.flush_lock.lock().await;
+        // An fsync that failed while this one waited may have dropped this append's pages; a
+        // second fsync would report success all the same.
+        self.check_durable()?;
         if self.flushed_upto.load(Ordering::Acquire) >= offset {
             return Ok(());
         }
@@ -108,6 +112,13 @@ impl Partition {
             }
             Err(e) => Err(BrokerError::Storage(format!("fsync task failed: {e}"))),
         }
+    }
+
+    fn check_durable(&self) -> Result<(), BrokerError> {
+        if self.log().is_poisoned() {
+            return Err(fjord_log::LogError::Poisoned.into());
+        }
+        Ok(())
     }
 
     /// Reads whole batches from `offset`, below the high watermark.

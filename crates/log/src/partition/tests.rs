@@ -29,10 +29,12 @@ fn idempotent(id: i64, epoch: i16, seq: i32, count: usize) -> Vec<u8> {
 fn appends_assign_offsets_and_reads_return_whole_batches() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path(), config(), false);
-    let mut set = simple(100, 3);
-    set.extend_from_slice(&simple(200, 2));
-    let out = log.append(&mut set, 5, 0).unwrap();
-    assert_eq!((out.base_offset, out.last_offset, out.record_count, out.duplicate), (0, 4, 5, false));
+    let mut two = simple(100, 3);
+    two.extend_from_slice(&simple(200, 2));
+    assert!(matches!(log.append(&mut two, 5, 0), Err(LogError::InvalidRecord(_))), "one batch per append, as Kafka");
+    let out = log.append(&mut simple(100, 3), 5, 0).unwrap();
+    assert_eq!((out.base_offset, out.last_offset, out.record_count, out.duplicate), (0, 2, 3, false));
+    assert_eq!(log.append(&mut simple(200, 2), 5, 0).unwrap().base_offset, 3);
     let out = log.append(&mut simple(300, 1), 5, 0).unwrap();
     assert_eq!(out.base_offset, 5);
     let read = log.read(0, 1 << 20, log.log_end_offset(), true).unwrap();
@@ -58,6 +60,9 @@ fn bad_batches_are_refused_and_leave_the_log_untouched() {
     let mut good_then_torn = simple(0, 1);
     good_then_torn.extend_from_slice(&simple(0, 1)[..30]);
     assert!(log.append(&mut good_then_torn, 0, 0).is_err());
+    let mut old_format = simple(0, 1);
+    old_format[16] = 1;
+    assert!(matches!(log.append(&mut old_format, 0, 0), Err(LogError::UnsupportedMessageFormat { magic: 1 })));
     assert_eq!((log.log_end_offset(), log.size_bytes()), (0, 0));
 }
 
@@ -240,4 +245,47 @@ fn a_poisoned_log_refuses_writes() {
     log.poison();
     assert!(matches!(log.append(&mut simple(0, 1), 0, 0), Err(LogError::Poisoned)));
     assert!(log.read(0, 100, 1, true).is_ok(), "reads of what is there go on");
+}
+
+#[test]
+fn old_timestamps_roll_by_their_own_span_not_by_the_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), LogConfig { segment_ms: 60_000, ..config() }, false);
+    let now = 1_800_000_000_000;
+    let month_ago = now - 30 * 24 * 3600 * 1000;
+    for i in 0..10 {
+        log.append(&mut simple(month_ago + i * 1_000, 1), 0, now).unwrap();
+    }
+    assert_eq!(log.segment_count(), 1, "a backfill of old records does not roll on every append");
+    log.append(&mut simple(month_ago + 61_000, 1), 0, now).unwrap();
+    assert_eq!(log.segment_count(), 2, "61 s of record time past the first batch");
+    assert!(!log.roll_if_due(now + 59_000).unwrap());
+    assert!(log.roll_if_due(now + 60_000).unwrap(), "the clock rolls a segment that took appends for segment.ms");
+}
+
+#[test]
+fn a_start_offset_past_the_recovered_end_restarts_the_log_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), config(), false);
+    log.append(&mut simple(0, 5), 0, 0).unwrap();
+    drop(log);
+    let opts = OpenOptions { clean_shutdown: false, log_start_offset: Some(9) };
+    let mut log = PartitionLog::open(dir.path(), config(), opts).unwrap();
+    assert_eq!((log.log_start_offset(), log.log_end_offset(), log.size_bytes()), (9, 9, 0));
+    assert_eq!(log.append(&mut simple(0, 1), 0, 0).unwrap().base_offset, 9);
+    assert_eq!(log.read(9, 1 << 20, 10, true).unwrap().records.len(), simple(0, 1).len());
+}
+
+#[test]
+fn a_retired_log_touches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), LogConfig { retention_ms: 1, ..config() }, false);
+    log.append(&mut simple(0, 2), 0, 0).unwrap();
+    log.retire();
+    assert!(matches!(log.append(&mut simple(0, 1), 0, 0), Err(LogError::Retired)));
+    assert!(log.roll().is_err());
+    assert_eq!(log.apply_retention(1 << 40).unwrap().segments_deleted, 0);
+    assert!(log.delete_records_before(1).is_err());
+    log.close().unwrap();
+    assert_eq!(log.segment_count(), 1);
 }
