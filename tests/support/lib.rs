@@ -50,6 +50,7 @@ pub struct Broker {
     pub addr: String,
     pub data: PathBuf,
     overrides: Vec<String>,
+    file_limit: Option<u64>,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -61,11 +62,21 @@ impl Broker {
 
     /// Starts a broker with extra `--override key=value` settings.
     pub fn start_with(overrides: &[&str]) -> Result<Self> {
+        Self::launch(overrides, None)
+    }
+
+    /// Starts a broker that cannot grow any file past `bytes` (RLIMIT_FSIZE, with SIGXFSZ
+    /// ignored so writes fail with EFBIG): a full disk, as the broker's writes see it.
+    pub fn start_with_file_limit(bytes: u64, overrides: &[&str]) -> Result<Self> {
+        Self::launch(overrides, Some(bytes))
+    }
+
+    fn launch(overrides: &[&str], file_limit: Option<u64>) -> Result<Self> {
         let tmp = tempfile::tempdir()?;
         let data = tmp.path().join("data");
         let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-        let (child, addr) = spawn(&data, &overrides)?;
-        Ok(Self { child: Some(child), addr, data, overrides, _tmp: Some(tmp) })
+        let (child, addr) = spawn(&data, &overrides, file_limit)?;
+        Ok(Self { child: Some(child), addr, data, overrides, file_limit, _tmp: Some(tmp) })
     }
 
     /// The process id.
@@ -97,7 +108,7 @@ impl Broker {
         if self.child.is_some() {
             self.terminate()?;
         }
-        let (child, addr) = spawn(&self.data, &self.overrides)?;
+        let (child, addr) = spawn(&self.data, &self.overrides, self.file_limit)?;
         self.child = Some(child);
         self.addr = addr;
         Ok(())
@@ -115,9 +126,19 @@ impl Drop for Broker {
     }
 }
 
-fn spawn(data: &Path, overrides: &[String]) -> Result<(Child, String)> {
+fn spawn(data: &Path, overrides: &[String], file_limit: Option<u64>) -> Result<(Child, String)> {
     let bin = fjord_bin();
-    let mut cmd = Command::new(&bin);
+    let mut cmd = match file_limit {
+        None => Command::new(&bin),
+        Some(bytes) => {
+            // The shell's ignored SIGXFSZ and lowered limit survive its exec into the broker.
+            let mut sh = Command::new("sh");
+            sh.args(["-c", "trap '' XFSZ; ulimit -f \"$1\"; shift; exec \"$@\"", "sh"])
+                .arg((bytes / 512).to_string())
+                .arg(&bin);
+            sh
+        }
+    };
     cmd.arg("serve")
         .args(["--override", "listeners=PLAINTEXT://127.0.0.1:0"])
         .args(["--override", &format!("log.dirs={}", data.display())]);
