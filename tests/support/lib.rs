@@ -254,6 +254,17 @@ impl RawClient {
     /// Sends a request and returns the response frame after the correlation id (the response
     /// header's tagged fields, if any, are left for the caller).
     pub fn request<T: Encodable>(&mut self, key: ApiKey, version: i16, body: &T) -> Result<Bytes> {
+        self.send(key, version, body)?;
+        let mut frame = self.read_frame()?;
+        let correlation = frame.get_i32();
+        if correlation != self.correlation {
+            bail!("correlation id {correlation}, expected {}", self.correlation);
+        }
+        Ok(frame)
+    }
+
+    /// Sends a request without waiting for a response (Produce with acks=0 gets none).
+    pub fn send<T: Encodable>(&mut self, key: ApiKey, version: i16, body: &T) -> Result<()> {
         self.correlation += 1;
         let header = RequestHeader::default()
             .with_request_api_key(key as i16)
@@ -267,12 +278,7 @@ impl RawClient {
         let len = (buf.len() - 4) as u32;
         buf[..4].copy_from_slice(&len.to_be_bytes());
         self.stream.write_all(&buf)?;
-        let mut frame = self.read_frame()?;
-        let correlation = frame.get_i32();
-        if correlation != self.correlation {
-            bail!("correlation id {correlation}, expected {}", self.correlation);
-        }
-        Ok(frame)
+        Ok(())
     }
 
     /// Reads one response frame.

@@ -48,13 +48,18 @@ pub fn create_topic(client: &mut RawClient, topic: &str, configs: &[(&str, &str)
     Ok(CreateTopicsResponse::decode(&mut frame, 2)?.topics[0].error_code)
 }
 
-/// Produce (v3, acks=all) of one record set to partition 0: (error code, base offset).
-pub fn produce(client: &mut RawClient, topic: &str, records: Vec<u8>) -> Result<(i16, i64)> {
-    let request = ProduceRequest::default().with_acks(-1).with_timeout_ms(5_000).with_topic_data(vec![
+/// A Produce request of one record set for partition 0.
+pub fn produce_request(topic: &str, acks: i16, records: Vec<u8>) -> ProduceRequest {
+    ProduceRequest::default().with_acks(acks).with_timeout_ms(5_000).with_topic_data(vec![
         TopicProduceData::default().with_name(name(topic)).with_partition_data(vec![
             PartitionProduceData::default().with_index(0).with_records(Some(Bytes::from(records))),
         ]),
-    ]);
+    ])
+}
+
+/// Produce (v3, acks=all) of one record set to partition 0: (error code, base offset).
+pub fn produce(client: &mut RawClient, topic: &str, records: Vec<u8>) -> Result<(i16, i64)> {
+    let request = produce_request(topic, -1, records);
     let mut frame = client.request(ApiKey::Produce, 3, &request)?;
     let response = ProduceResponse::decode(&mut frame, 3)?;
     let p = &response.responses[0].partition_responses[0];

@@ -5,7 +5,7 @@ use anyhow::Result;
 use bytes::{Buf, BufMut, BytesMut};
 use fjord_log::batch::testing::simple;
 use fjord_tests::Broker;
-use fjord_tests::raw::{create_topic, fetch, name, now_ms, produce};
+use fjord_tests::raw::{create_topic, fetch, name, now_ms, produce, produce_request};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, MetadataResponse};
 use kafka_protocol::protocol::Decodable;
@@ -143,5 +143,18 @@ fn unknown_topics_are_not_created_when_auto_create_is_off() -> Result<()> {
         UNKNOWN_TOPIC_OR_PARTITION,
         "still absent"
     );
+    Ok(())
+}
+
+#[test]
+fn a_failed_acks_0_produce_closes_the_connection() -> Result<()> {
+    // With acks=0 there is no response to carry an error: Kafka closes the connection instead.
+    let broker = Broker::start_with(&["auto.create.topics.enable=false"])?;
+    let mut client = broker.connect()?;
+    assert_eq!(create_topic(&mut client, "quiet", &[])?, 0);
+    client.send(ApiKey::Produce, 3, &produce_request("quiet", 0, simple(now_ms(), 1)))?;
+    assert_eq!(fetch(&mut client, "quiet", 0)?.1, 1, "a good acks=0 produce: no answer, connection open");
+    client.send(ApiKey::Produce, 3, &produce_request("missing", 0, simple(now_ms(), 1)))?;
+    assert!(client.is_closed(), "a failed acks=0 produce closes the connection");
     Ok(())
 }

@@ -20,6 +20,7 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 use crate::Broker;
+use crate::handlers::Reply;
 
 const READ_CHUNK: usize = 64 * 1024;
 /// Largest single growth of the read buffer: a client that announces a big frame and sends
@@ -57,12 +58,16 @@ pub async fn serve(broker: Arc<Broker>, mut stream: TcpStream, peer: SocketAddr,
             }
         };
         match reply {
-            Ok(Some(bytes)) => {
+            Ok(Outcome::Send(bytes)) => {
                 if stream.write_all(&bytes).await.is_err() {
                     return;
                 }
             }
-            Ok(None) => {}
+            Ok(Outcome::Nothing) => {}
+            Ok(Outcome::Close(why)) => {
+                tracing::info!(%peer, reason = %why, "closing connection");
+                return;
+            }
             Err(e) => {
                 tracing::error!(%peer, error = %e, "cannot encode a response; closing connection");
                 return;
@@ -71,25 +76,34 @@ pub async fn serve(broker: Arc<Broker>, mut stream: TcpStream, peer: SocketAddr,
     }
 }
 
-/// Runs one decoded request; `None` when the request takes no response (Produce with acks=0).
-async fn respond(broker: &Broker, decoded: Decoded) -> Result<Option<BytesMut>, fjord_protocol::ProtocolError> {
+/// What a request leaves the connection to do.
+enum Outcome {
+    Send(BytesMut),
+    /// Produce with acks=0: no response.
+    Nothing,
+    Close(String),
+}
+
+/// Runs one decoded request.
+async fn respond(broker: &Broker, decoded: Decoded) -> Result<Outcome, fjord_protocol::ProtocolError> {
     match decoded {
         Decoded::Request(request) => {
             let (key, version, correlation_id) =
                 (request.api_key, request.header.request_api_version, request.header.correlation_id);
             let span = tracing::debug_span!("request", api = ?key, version, correlation_id);
             match crate::handlers::dispatch(broker, *request).instrument(span).await {
-                Some(body) => encode_response(key, version, correlation_id, &body).map(Some),
-                None => Ok(None),
+                Reply::Respond(body) => encode_response(key, version, correlation_id, &body).map(Outcome::Send),
+                Reply::Silent => Ok(Outcome::Nothing),
+                Reply::Close(why) => Ok(Outcome::Close(why)),
             }
         }
         Decoded::ApiVersionsFallback { correlation_id } => {
             let body = broker.versions.api_versions_response(ResponseError::UnsupportedVersion.code());
-            encode_response(ApiKey::ApiVersions, 0, correlation_id, &ResponseKind::ApiVersions(body)).map(Some)
+            encode_response(ApiKey::ApiVersions, 0, correlation_id, &ResponseKind::ApiVersions(body)).map(Outcome::Send)
         }
         Decoded::LegacyProduce { header, request } => {
             if request.acks == 0 {
-                return Ok(None);
+                return Ok(Outcome::Close("acks=0 produce in an unsupported message format".into()));
             }
             let mut out = BytesMut::new();
             out.extend_from_slice(&[0; 4]);
@@ -100,7 +114,7 @@ async fn respond(broker: &Broker, decoded: Decoded) -> Result<Option<BytesMut>, 
                 &mut out,
             );
             fjord_protocol::response::patch_length(&mut out);
-            Ok(Some(out))
+            Ok(Outcome::Send(out))
         }
     }
 }

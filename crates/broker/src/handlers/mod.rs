@@ -46,11 +46,22 @@ pub const APIS: &[ApiRange] = &[
     describe_cluster::API,
 ];
 
+/// What the connection does after a request.
+#[derive(Debug)]
+pub enum Reply {
+    Respond(Box<ResponseKind>),
+    /// Produce with acks=0 that went well: the client expects no answer.
+    Silent,
+    /// Produce with acks=0 that failed: Kafka closes the connection, the only way such a client
+    /// learns that something is wrong (it then refreshes its metadata).
+    Close(String),
+}
+
 /// Runs the handler of `request`'s API.
-pub async fn dispatch(broker: &Broker, request: Request) -> Option<ResponseKind> {
+pub async fn dispatch(broker: &Broker, request: Request) -> Reply {
     let version = request.header.request_api_version;
     let response = match request.body {
-        RequestKind::Produce(r) => return produce::handle(broker, version, r).await.map(ResponseKind::Produce),
+        RequestKind::Produce(r) => return produce::handle(broker, version, r).await,
         RequestKind::Fetch(r) => ResponseKind::Fetch(fetch::handle(broker, version, r).await),
         RequestKind::ListOffsets(r) => ResponseKind::ListOffsets(list_offsets::handle(broker, version, r)),
         RequestKind::Metadata(r) => ResponseKind::Metadata(metadata::handle(broker, version, r).await),
@@ -73,10 +84,10 @@ pub async fn dispatch(broker: &Broker, request: Request) -> Option<ResponseKind>
         other => {
             // The version table admits only the keys above; reaching this is a registry bug.
             tracing::error!(request = ?std::mem::discriminant(&other), "request without a handler");
-            return None;
+            return Reply::Close("request without a handler".into());
         }
     };
-    Some(response)
+    Reply::Respond(Box::new(response))
 }
 
 /// A topic name for a response.

@@ -10,16 +10,16 @@ use std::sync::Arc;
 
 use fjord_protocol::ApiRange;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
-use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse};
+use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, ResponseKind};
 use tokio::task::JoinSet;
 
-use super::{message, topic_name};
+use super::{Reply, message, topic_name};
 use crate::replica::{Partition, now_ms};
 use crate::{Broker, BrokerError};
 
 pub const API: ApiRange = ApiRange { key: ApiKey::Produce, min: 0, max: 11 };
 
-pub async fn handle(broker: &Broker, _version: i16, request: ProduceRequest) -> Option<ProduceResponse> {
+pub async fn handle(broker: &Broker, _version: i16, request: ProduceRequest) -> Reply {
     let acks = request.acks;
     let transactional = request.transactional_id.is_some();
     // Fresh for every partition: a request-level refusal is reported on each partition.
@@ -68,7 +68,15 @@ pub async fn handle(broker: &Broker, _version: i16, request: ProduceRequest) -> 
         broker.replicas.notify_append();
     }
     if acks == 0 {
-        return None;
+        let failed = responses.iter().flat_map(|t| &t.partition_responses).find(|p| p.error_code != 0);
+        return match failed {
+            None => Reply::Silent,
+            Some(p) => Reply::Close(format!(
+                "acks=0 produce failed with error {}: {}",
+                p.error_code,
+                p.error_message.as_deref().unwrap_or_default()
+            )),
+        };
     }
     if acks == -1 && broker.config.flush_every_ack && !to_sync.is_empty() {
         let mut syncs = JoinSet::new();
@@ -88,7 +96,7 @@ pub async fn handle(broker: &Broker, _version: i16, request: ProduceRequest) -> 
             fail(&mut responses[t].partition_responses[i], &BrokerError::Storage("the fsync task failed".into()));
         }
     }
-    Some(ProduceResponse::default().with_responses(responses))
+    Reply::Respond(Box::new(ResponseKind::Produce(ProduceResponse::default().with_responses(responses))))
 }
 
 fn append(
