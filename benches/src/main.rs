@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use fjord_log::batch::testing::{Producer, Record, build};
+use fjord_log::records::{Producer, Record, build};
 use fjord_log::{LogConfig, OpenOptions, PartitionLog};
 
 const ROUNDS: usize = 5;

@@ -18,6 +18,8 @@ pub struct Broker {
     pub meta: Arc<Metadata>,
     pub replicas: Arc<ReplicaManager>,
     pub versions: VersionTable,
+    /// The consumer-group coordinator.
+    pub groups: crate::groups::Groups,
     /// Host and port given to clients in Metadata.
     pub advertised: (String, u16),
     producer_ids: Mutex<(i64, i64)>,
@@ -30,11 +32,13 @@ impl Broker {
         replicas: Arc<ReplicaManager>,
         advertised: (String, u16),
     ) -> Self {
+        let groups = crate::groups::Groups::new(config.group.clone(), config.offsets_topic_partitions);
         Self {
             config,
             meta,
             replicas,
             versions: VersionTable::new(crate::handlers::APIS),
+            groups,
             advertised,
             producer_ids: Mutex::new((0, 0)),
         }

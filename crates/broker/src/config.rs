@@ -105,12 +105,27 @@ pub const PROPERTIES: &[PropertyDef] = &[
     PropertyDef {
         name: "group.initial.rebalance.delay.ms",
         default: "3000",
-        doc: "Delay before the first rebalance of a new group (consumer groups).",
+        doc: "How long the first rebalance of an empty group waits for more members to join.",
+    },
+    PropertyDef {
+        name: "group.min.session.timeout.ms",
+        default: "6000",
+        doc: "Shortest session timeout a consumer may ask for (JoinGroup).",
+    },
+    PropertyDef {
+        name: "group.max.session.timeout.ms",
+        default: "1800000",
+        doc: "Longest session timeout a consumer may ask for (JoinGroup).",
+    },
+    PropertyDef {
+        name: "offsets.retention.minutes",
+        default: "10080",
+        doc: "Committed offsets of a group without members are deleted this long after their last commit.",
     },
     PropertyDef {
         name: "offsets.topic.num.partitions",
         default: "50",
-        doc: "Partitions of __consumer_offsets (consumer groups).",
+        doc: "Partitions of __consumer_offsets, created on the first group request; a group lives in partition hash(group) % N.",
     },
     PropertyDef {
         name: "controller.quorum.voters",
@@ -138,6 +153,10 @@ pub struct BrokerConfig {
     pub flush_every_ack: bool,
     pub socket_request_max_bytes: usize,
     pub shutdown_timeout_ms: u64,
+    /// Group coordinator settings (`group.*`).
+    pub group: fjord_group::Config,
+    pub offsets_topic_partitions: i32,
+    pub offsets_retention_ms: i64,
     /// Every property with its effective value, and whether it was set explicitly.
     pub values: BTreeMap<&'static str, (String, bool)>,
 }
@@ -193,10 +212,35 @@ impl BrokerConfig {
                 1024..=i32::MAX as i64,
             )? as usize,
             shutdown_timeout_ms: parse_num("shutdown.timeout.ms", &get("shutdown.timeout.ms"), 0..=i64::MAX)? as u64,
+            group: fjord_group::Config {
+                initial_rebalance_delay_ms: parse_num(
+                    "group.initial.rebalance.delay.ms",
+                    &get("group.initial.rebalance.delay.ms"),
+                    0..=i64::from(i32::MAX),
+                )?,
+                min_session_timeout_ms: parse_num(
+                    "group.min.session.timeout.ms",
+                    &get("group.min.session.timeout.ms"),
+                    1..=i64::from(i32::MAX),
+                )? as i32,
+                max_session_timeout_ms: parse_num(
+                    "group.max.session.timeout.ms",
+                    &get("group.max.session.timeout.ms"),
+                    1..=i64::from(i32::MAX),
+                )? as i32,
+            },
+            offsets_topic_partitions: parse_num(
+                "offsets.topic.num.partitions",
+                &get("offsets.topic.num.partitions"),
+                1..=100_000,
+            )? as i32,
+            offsets_retention_ms: parse_num(
+                "offsets.retention.minutes",
+                &get("offsets.retention.minutes"),
+                1..=i64::MAX / 60_000,
+            )? * 60_000,
             values,
         };
-        parse_num("group.initial.rebalance.delay.ms", &config.value("group.initial.rebalance.delay.ms"), 0..=i64::MAX)?;
-        parse_num("offsets.topic.num.partitions", &config.value("offsets.topic.num.partitions"), 1..=100_000)?;
         if !config.value("controller.quorum.voters").is_empty() {
             return Err(invalid(
                 "controller.quorum.voters",

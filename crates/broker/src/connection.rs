@@ -20,7 +20,7 @@ use tokio::sync::watch;
 use tracing::Instrument;
 
 use crate::Broker;
-use crate::handlers::Reply;
+use crate::handlers::{Client, Reply};
 
 const READ_CHUNK: usize = 64 * 1024;
 /// Largest single growth of the read buffer: a client that announces a big frame and sends
@@ -51,7 +51,7 @@ pub async fn serve(broker: Arc<Broker>, mut stream: TcpStream, peer: SocketAddr,
             }
         };
         let reply = match decode_request(frame, &broker.versions) {
-            Ok(decoded) => respond(&broker, decoded).await,
+            Ok(decoded) => respond(&broker, decoded, peer).await,
             Err(e) => {
                 tracing::warn!(%peer, error = %e, "closing connection");
                 return;
@@ -85,13 +85,21 @@ enum Outcome {
 }
 
 /// Runs one decoded request.
-async fn respond(broker: &Broker, decoded: Decoded) -> Result<Outcome, fjord_protocol::ProtocolError> {
+async fn respond(
+    broker: &Broker,
+    decoded: Decoded,
+    peer: SocketAddr,
+) -> Result<Outcome, fjord_protocol::ProtocolError> {
     match decoded {
         Decoded::Request(request) => {
             let (key, version, correlation_id) =
                 (request.api_key, request.header.request_api_version, request.header.correlation_id);
             let span = tracing::debug_span!("request", api = ?key, version, correlation_id);
-            match crate::handlers::dispatch(broker, *request).instrument(span).await {
+            let client = Client {
+                id: request.header.client_id.as_ref().map(|c| c.to_string()).unwrap_or_default(),
+                host: format!("/{}", peer.ip()),
+            };
+            match crate::handlers::dispatch(broker, *request, &client).instrument(span).await {
                 Reply::Respond(body) => encode_response(key, version, correlation_id, &body).map(Outcome::Send),
                 Reply::Silent => Ok(Outcome::Nothing),
                 Reply::Close(why) => Ok(Outcome::Close(why)),

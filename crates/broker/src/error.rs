@@ -4,6 +4,7 @@
 //! crates below it, with no catch-all arm: a new error variant anywhere fails to compile until
 //! someone decides what clients see for it.
 
+use fjord_group::GroupError;
 use fjord_log::LogError;
 use fjord_meta::MetaError;
 use kafka_protocol::ResponseError;
@@ -15,6 +16,8 @@ pub enum BrokerError {
     Log(#[from] LogError),
     #[error(transparent)]
     Meta(#[from] MetaError),
+    #[error(transparent)]
+    Group(#[from] GroupError),
     #[error("this server does not host this topic-partition")]
     UnknownTopicOrPartition,
     #[error("this server does not host this topic id")]
@@ -68,6 +71,20 @@ impl BrokerError {
                 MetaError::InvalidPartitions(_) => ResponseError::InvalidPartitions,
                 MetaError::InvalidReplicationFactor { .. } => ResponseError::InvalidReplicationFactor,
                 MetaError::Storage(_) => ResponseError::UnknownServerError,
+            },
+            BrokerError::Group(e) => match e {
+                GroupError::InvalidGroupId => ResponseError::InvalidGroupId,
+                GroupError::UnknownMemberId(_) => ResponseError::UnknownMemberId,
+                GroupError::IllegalGeneration { .. } => ResponseError::IllegalGeneration,
+                GroupError::RebalanceInProgress => ResponseError::RebalanceInProgress,
+                GroupError::InconsistentGroupProtocol => ResponseError::InconsistentGroupProtocol,
+                GroupError::InvalidSessionTimeout { .. } => ResponseError::InvalidSessionTimeout,
+                GroupError::MemberIdRequired => ResponseError::MemberIdRequired,
+                GroupError::FencedInstanceId(_) => ResponseError::FencedInstanceId,
+                GroupError::GroupIdNotFound(_) => ResponseError::GroupIdNotFound,
+                GroupError::NonEmptyGroup(_) => ResponseError::NonEmptyGroup,
+                GroupError::CoordinatorNotAvailable => ResponseError::CoordinatorNotAvailable,
+                GroupError::GroupSubscribedToTopic(_) => ResponseError::GroupSubscribedToTopic,
             },
             BrokerError::UnknownTopicOrPartition => ResponseError::UnknownTopicOrPartition,
             BrokerError::UnknownTopicId => ResponseError::UnknownTopicId,

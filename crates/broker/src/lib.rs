@@ -7,6 +7,7 @@
 //! - [`server`]: startup (RocksDB, metadata, logs, listener), background tasks, graceful shutdown.
 //! - [`connection`]: one task per client connection: frames in, ordered responses out.
 //! - [`handlers`]: one module per Kafka API, and the registry that drives dispatch and ApiVersions.
+//! - [`groups`]: the group coordinator at work: waiting requests, timers, `__consumer_offsets`.
 //! - [`replica`]: the hosted partitions, kept in step with the metadata image.
 //! - [`broker`]: [`Broker`], the state every handler reads (config, metadata, replicas).
 //! - [`error`]: [`BrokerError`] and its one exhaustive mapping to Kafka error codes.
@@ -15,6 +16,7 @@ pub mod broker;
 pub mod config;
 pub mod connection;
 pub mod error;
+pub mod groups;
 pub mod handlers;
 pub mod replica;
 pub mod server;

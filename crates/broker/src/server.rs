@@ -54,11 +54,13 @@ impl RunningBroker {
             .map_err(|(k, v, why)| BrokerError::InvalidConfig(format!("{k}={v}: {why}")))?;
         let replicas = Arc::new(ReplicaManager::open(&config.data_dir, config.node_id, defaults, db, &meta.image())?);
         let broker = Arc::new(Broker::new(config, meta, replicas, advertised));
+        crate::groups::load(&broker)?;
 
         let (stop, stop_rx) = watch::channel(false);
         let mut background = JoinSet::new();
         background.spawn(follow_metadata(broker.clone(), stop_rx.clone()));
         background.spawn(retention(broker.clone(), stop_rx.clone()));
+        background.spawn(crate::groups::run_timers(broker.clone(), stop_rx.clone()));
         let accept = tokio::spawn(accept_loop(listener, broker.clone(), stop_rx));
         tracing::info!(%addr, node_id = broker.config.node_id, partitions = broker.replicas.all().len(), elapsed_ms = started.elapsed().as_millis() as u64, "broker ready");
         Ok(Self { addr, broker, stop, accept, background })

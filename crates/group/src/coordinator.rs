@@ -560,8 +560,11 @@ fn maybe_complete_join(group: &mut Group, now: i64, out: &mut Vec<Action>) {
     if group.state != GroupState::PreparingRebalance {
         return;
     }
-    if group.initial_delay_until.is_some_and(|t| now < t) {
-        return;
+    match group.initial_delay_until {
+        Some(t) if now < t => return,
+        // The initial delay is over: from here on the group waits only for its members.
+        Some(_) => group.initial_delay_until = None,
+        None => {}
     }
     let all_joined = group.members.iter().all(|m| m.awaiting_join.is_some()) && group.pending.is_empty();
     let timed_out = group.rebalance_deadline.is_some_and(|t| now >= t);

@@ -28,7 +28,7 @@ pub const HEADER_LEN: usize = 61;
 /// Bytes before `batchLength` counts: base offset and the length itself.
 pub const LOG_OVERHEAD: usize = 12;
 const MAGIC_AT: usize = 16;
-const CRC_AT: usize = 17;
+pub(crate) const CRC_AT: usize = 17;
 const ATTRIBUTES_AT: usize = 21;
 const MAX_TIMESTAMP_AT: usize = 35;
 const TIMESTAMP_TYPE_BIT: i16 = 1 << 3;
@@ -205,117 +205,9 @@ pub fn stamp(batch: &mut [u8], base_offset: i64, leader_epoch: i32, log_append_t
     }
 }
 
-/// The (offset, timestamp) of every record of an uncompressed batch, from the records' own
-/// deltas; `None` when the batch is compressed or its records do not parse. LogAppendTime
-/// batches give every record the batch's max timestamp, as Kafka does. Deltas come from the
-/// producer unchecked, so a record whose offset falls outside the batch is left out.
-pub fn record_timestamps(batch: &[u8]) -> Option<Vec<(i64, i64)>> {
-    let header = BatchHeader::parse(batch)?;
-    if header.compression() != 0 {
-        return None;
-    }
-    let mut out = Vec::with_capacity(header.record_count.max(0) as usize);
-    let mut pos = HEADER_LEN;
-    let end = header.size().min(batch.len());
-    for _ in 0..header.record_count {
-        let (length, n) = read_varint(batch.get(pos..end)?)?;
-        let body_start = pos + n;
-        let body = batch.get(body_start..body_start + usize::try_from(length).ok()?)?;
-        let (timestamp_delta, n1) = read_varint(body.get(1..)?)?;
-        let (offset_delta, _) = read_varint(body.get(1 + n1..)?)?;
-        let timestamp = if header.is_log_append_time() {
-            header.max_timestamp
-        } else {
-            header.base_timestamp.wrapping_add(timestamp_delta)
-        };
-        if (0..=i64::from(header.last_offset_delta)).contains(&offset_delta) {
-            out.push((header.base_offset + offset_delta, timestamp));
-        }
-        pos = body_start + body.len();
-    }
-    Some(out)
-}
-
-/// A zig-zag varint (Kafka's varint and varlong share the encoding), and its length in bytes.
-fn read_varint(buf: &[u8]) -> Option<(i64, usize)> {
-    let mut value: u64 = 0;
-    for (i, &byte) in buf.iter().enumerate().take(10) {
-        value |= u64::from(byte & 0x7f) << (7 * i);
-        if byte & 0x80 == 0 {
-            let decoded = (value >> 1) as i64 ^ -((value & 1) as i64);
-            return Some((decoded, i + 1));
-        }
-    }
-    None
-}
-
-/// Test and benchmark support: builds valid batches without a Kafka client.
+/// Test and benchmark support: valid batches without a Kafka client.
 pub mod testing {
-    use super::*;
-
-    /// A record for [`build`]: key, value and timestamp delta.
-    #[derive(Debug)]
-    pub struct Record<'a> {
-        pub key: Option<&'a [u8]>,
-        pub value: Option<&'a [u8]>,
-        pub timestamp_delta: i64,
-    }
-
-    /// Producer fields for [`build`]; `Default` is a plain, non-idempotent producer.
-    #[derive(Clone, Copy, Debug)]
-    pub struct Producer {
-        pub id: i64,
-        pub epoch: i16,
-        pub base_sequence: i32,
-    }
-
-    impl Default for Producer {
-        fn default() -> Self {
-            Self { id: -1, epoch: -1, base_sequence: -1 }
-        }
-    }
-
-    /// An uncompressed RecordBatch v2 with a correct CRC.
-    pub fn build(base_timestamp: i64, records: &[Record<'_>], producer: Producer) -> Vec<u8> {
-        let mut body = Vec::new();
-        let mut max_delta = 0;
-        for (i, r) in records.iter().enumerate() {
-            let mut rec = vec![0u8];
-            write_varint(&mut rec, r.timestamp_delta);
-            write_varint(&mut rec, i as i64);
-            for field in [r.key, r.value] {
-                match field {
-                    Some(bytes) => {
-                        write_varint(&mut rec, bytes.len() as i64);
-                        rec.extend_from_slice(bytes);
-                    }
-                    None => write_varint(&mut rec, -1),
-                }
-            }
-            write_varint(&mut rec, 0);
-            write_varint(&mut body, rec.len() as i64);
-            body.extend_from_slice(&rec);
-            max_delta = max_delta.max(r.timestamp_delta);
-        }
-        let mut b = Vec::with_capacity(HEADER_LEN + body.len());
-        b.extend_from_slice(&0i64.to_be_bytes());
-        b.extend_from_slice(&((HEADER_LEN - LOG_OVERHEAD + body.len()) as i32).to_be_bytes());
-        b.extend_from_slice(&(-1i32).to_be_bytes());
-        b.push(2);
-        b.extend_from_slice(&0u32.to_be_bytes());
-        b.extend_from_slice(&0i16.to_be_bytes());
-        b.extend_from_slice(&(records.len() as i32 - 1).to_be_bytes());
-        b.extend_from_slice(&base_timestamp.to_be_bytes());
-        b.extend_from_slice(&(base_timestamp + max_delta).to_be_bytes());
-        b.extend_from_slice(&producer.id.to_be_bytes());
-        b.extend_from_slice(&producer.epoch.to_be_bytes());
-        b.extend_from_slice(&producer.base_sequence.to_be_bytes());
-        b.extend_from_slice(&(records.len() as i32).to_be_bytes());
-        b.extend_from_slice(&body);
-        let crc = compute_crc(&b);
-        b[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
-        b
-    }
+    pub use crate::records::{Producer, Record, build};
 
     /// A batch of `count` records with values `value-<i>`, one millisecond apart.
     pub fn simple(base_timestamp: i64, count: usize) -> Vec<u8> {
@@ -327,21 +219,13 @@ pub mod testing {
             .collect();
         build(base_timestamp, &records, Producer::default())
     }
-
-    fn write_varint(out: &mut Vec<u8>, value: i64) {
-        let mut v = ((value << 1) ^ (value >> 63)) as u64;
-        while v >= 0x80 {
-            out.push((v as u8 & 0x7f) | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::testing::*;
     use super::*;
+    use crate::records::record_timestamps;
 
     #[test]
     fn built_batches_validate_and_walk() {

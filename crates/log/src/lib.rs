@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - [`batch`]: RecordBatch v2 framing — header parsing, CRC-32C, stamping offsets, record walk.
+//! - [`records`]: the records inside an uncompressed batch — building one, reading them back.
 //! - [`index`]: the sparse offset index and time index of one segment, and their file format.
 //! - [`segment`]: one `.log` file with its indexes — append, positional reads, recovery.
 //! - [`producer`]: idempotent-producer state (epoch, last five batches' sequences) per producer id.
@@ -18,6 +19,7 @@ pub mod error;
 pub mod index;
 pub mod partition;
 pub mod producer;
+pub mod records;
 pub mod segment;
 
 pub use config::{LogConfig, TimestampType};

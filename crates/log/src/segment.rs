@@ -310,7 +310,7 @@ impl Segment {
             return Ok(Some((h.base_offset.max(min_offset), h.max_timestamp)));
         }
         let bytes = self.read_exact(pos, h.size())?;
-        let records = batch::record_timestamps(&bytes).unwrap_or_default();
+        let records = crate::records::record_timestamps(&bytes).unwrap_or_default();
         Ok(records.into_iter().find(|&(offset, ts)| offset >= min_offset && matches(ts)))
     }
 

@@ -11,16 +11,27 @@ mod api_versions;
 mod configs;
 mod create_partitions;
 mod create_topics;
+mod delete_groups;
 mod delete_records;
 mod delete_topics;
 mod describe_cluster;
 mod describe_configs;
+mod describe_groups;
 mod fetch;
+mod find_coordinator;
+mod heartbeat;
 mod incremental_alter_configs;
 mod init_producer_id;
+mod join_group;
+mod leave_group;
+mod list_groups;
 mod list_offsets;
 mod metadata;
+mod offset_commit;
+mod offset_delete;
+mod offset_fetch;
 mod produce;
+mod sync_group;
 
 use fjord_protocol::{ApiRange, Request};
 use kafka_protocol::messages::{BrokerId, RequestKind, ResponseKind, TopicName};
@@ -44,7 +55,26 @@ pub const APIS: &[ApiRange] = &[
     create_partitions::API,
     incremental_alter_configs::API,
     describe_cluster::API,
+    find_coordinator::API,
+    join_group::API,
+    sync_group::API,
+    heartbeat::API,
+    leave_group::API,
+    offset_commit::API,
+    offset_fetch::API,
+    list_groups::API,
+    describe_groups::API,
+    delete_groups::API,
+    offset_delete::API,
 ];
+
+/// Who sent a request, as group members are described.
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub id: String,
+    /// The peer address as Kafka prints it (`/127.0.0.1`).
+    pub host: String,
+}
 
 /// What the connection does after a request.
 #[derive(Debug)]
@@ -58,7 +88,7 @@ pub enum Reply {
 }
 
 /// Runs the handler of `request`'s API.
-pub async fn dispatch(broker: &Broker, request: Request) -> Reply {
+pub async fn dispatch(broker: &Broker, request: Request, client: &Client) -> Reply {
     let version = request.header.request_api_version;
     let response = match request.body {
         RequestKind::Produce(r) => return produce::handle(broker, version, r).await,
@@ -81,6 +111,19 @@ pub async fn dispatch(broker: &Broker, request: Request) -> Reply {
             ResponseKind::IncrementalAlterConfigs(incremental_alter_configs::handle(broker, version, r).await)
         }
         RequestKind::DescribeCluster(r) => ResponseKind::DescribeCluster(describe_cluster::handle(broker, version, r)),
+        RequestKind::FindCoordinator(r) => {
+            ResponseKind::FindCoordinator(find_coordinator::handle(broker, version, r).await)
+        }
+        RequestKind::JoinGroup(r) => ResponseKind::JoinGroup(join_group::handle(broker, version, r, client).await),
+        RequestKind::SyncGroup(r) => ResponseKind::SyncGroup(sync_group::handle(broker, version, r).await),
+        RequestKind::Heartbeat(r) => ResponseKind::Heartbeat(heartbeat::handle(broker, version, r)),
+        RequestKind::LeaveGroup(r) => ResponseKind::LeaveGroup(leave_group::handle(broker, version, r).await),
+        RequestKind::OffsetCommit(r) => ResponseKind::OffsetCommit(offset_commit::handle(broker, version, r).await),
+        RequestKind::OffsetFetch(r) => ResponseKind::OffsetFetch(offset_fetch::handle(broker, version, r)),
+        RequestKind::ListGroups(r) => ResponseKind::ListGroups(list_groups::handle(broker, version, r)),
+        RequestKind::DescribeGroups(r) => ResponseKind::DescribeGroups(describe_groups::handle(broker, version, r)),
+        RequestKind::DeleteGroups(r) => ResponseKind::DeleteGroups(delete_groups::handle(broker, version, r).await),
+        RequestKind::OffsetDelete(r) => ResponseKind::OffsetDelete(offset_delete::handle(broker, version, r).await),
         other => {
             // The version table admits only the keys above; reaching this is a registry bug.
             tracing::error!(request = ?std::mem::discriminant(&other), "request without a handler");

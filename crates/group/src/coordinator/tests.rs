@@ -327,3 +327,15 @@ fn bad_joins_are_refused() {
         Err((GroupError::UnknownMemberId(_), _))
     ));
 }
+
+#[test]
+fn after_the_initial_delay_the_group_waits_only_for_its_members() {
+    let mut c = coordinator(100);
+    let (_m1, _) = join_new(&mut c, 1, &["range"], 0);
+    // A second member got its id but has not rejoined with it yet when the delay ends.
+    let pending = c.join(2, join_req("", &["range"]), 10);
+    assert!(matches!(&joins(&pending)[0].1, Err((GroupError::MemberIdRequired, _))));
+    assert!(joins(&c.tick(100)).is_empty());
+    let next = c.next_deadline().unwrap();
+    assert!(next > 100, "no deadline left in the past, or the timer would spin: {next}");
+}

@@ -13,7 +13,7 @@ fn values(records: &Bytes) -> Vec<(i64, i64)> {
     let mut out = Vec::new();
     let mut pos = 0;
     while let Some(h) = BatchHeader::parse(&records[pos..]) {
-        out.extend(batch::record_timestamps(&records[pos..pos + h.size()]).unwrap());
+        out.extend(crate::records::record_timestamps(&records[pos..pos + h.size()]).unwrap());
         pos += h.size();
     }
     out

@@ -1,0 +1,433 @@
+//! [`Groups`]: the group coordinator of this broker at work — the pure
+//! [`fjord_group::Coordinator`] behind a lock, the requests waiting on it, its timers, and its
+//! state kept in the internal topic `__consumer_offsets`.
+//!
+//! A JoinGroup or SyncGroup that must wait registers a one-shot channel under a reply id and
+//! awaits it without holding anything, so a rebalance never blocks other connections. Every
+//! change the coordinator asks to persist (group membership, committed offsets, deletions) is
+//! appended to partition `hash(group) % offsets.topic.num.partitions` of `__consumer_offsets`
+//! and, like an acks=all write, fsynced before an OffsetCommit is answered. At start the topic is
+//! replayed into the coordinator (groups come back Stable with their members) and the offset
+//! cache.
+//!
+//! Thread safety: one `std::sync::Mutex` around the coordinator and caches, never held across
+//! an `.await`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use fjord_group::offsets::{self, Committed, OffsetStore};
+use fjord_group::{Action, Coordinator, GroupError, GroupState, Reply, ReplyId};
+use fjord_log::batch::BatchHeader;
+use fjord_log::records::{self, Producer, Record};
+use fjord_meta::{Command, MetaError};
+use tokio::sync::{Notify, oneshot, watch};
+use uuid::Uuid;
+
+use crate::replica::now_ms;
+use crate::{Broker, BrokerError};
+
+/// The internal topic holding committed offsets and group membership.
+pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
+
+/// How often offsets of groups without members are checked against `offsets.retention.minutes`.
+const EXPIRY_INTERVAL_MS: i64 = 60_000;
+
+/// A record for `__consumer_offsets`: partition, key, value (`None`: a tombstone).
+type Write = (i32, Bytes, Option<Bytes>);
+
+#[derive(Debug)]
+pub struct Groups {
+    state: Mutex<State>,
+    wake: Notify,
+    partitions: i32,
+}
+
+#[derive(Debug)]
+struct State {
+    coordinator: Coordinator,
+    offsets: OffsetStore,
+    waiting: HashMap<ReplyId, oneshot::Sender<Reply>>,
+    next_reply: ReplyId,
+}
+
+impl State {
+    /// Delivers the replies among `actions`; returns the records the rest ask to write.
+    fn deliver(&mut self, actions: Vec<Action>, partitions: i32) -> Vec<Write> {
+        let mut writes = Vec::new();
+        for action in actions {
+            match action {
+                Action::Reply(id, reply) => {
+                    if let Some(tx) = self.waiting.remove(&id) {
+                        // The client may have gone; its answer then has nowhere to go.
+                        let _ = tx.send(reply);
+                    }
+                }
+                Action::Persist(s) => writes.push((
+                    partition_for(&s.group_id, partitions),
+                    offsets::group_key(&s.group_id),
+                    Some(offsets::group_value(&s)),
+                )),
+                Action::Forget(group) => {
+                    writes.push((partition_for(&group, partitions), offsets::group_key(&group), None))
+                }
+            }
+        }
+        writes
+    }
+
+    fn waiter(&mut self) -> (ReplyId, oneshot::Receiver<Reply>) {
+        self.next_reply += 1;
+        let (tx, rx) = oneshot::channel();
+        self.waiting.insert(self.next_reply, tx);
+        (self.next_reply, rx)
+    }
+}
+
+/// Kafka's placement of a group: Java's `String.hashCode` of the id, made non-negative, modulo
+/// the partition count — so a group lands where Kafka would put it.
+pub fn partition_for(group: &str, partitions: i32) -> i32 {
+    let hash = group.encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)));
+    (hash & 0x7fff_ffff) % partitions.max(1)
+}
+
+impl Groups {
+    pub fn new(config: fjord_group::Config, partitions: i32) -> Self {
+        Self {
+            state: Mutex::new(State {
+                coordinator: Coordinator::new(config),
+                offsets: OffsetStore::default(),
+                waiting: HashMap::new(),
+                next_reply: 0,
+            }),
+            wake: Notify::new(),
+            partitions,
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` against the coordinator, delivers what it answered, and returns `f`'s value with
+    /// the records to persist. The timer task is woken: the request may have set a new deadline.
+    fn run<T>(&self, f: impl FnOnce(&mut State) -> (T, Vec<Action>)) -> (T, Vec<Write>) {
+        let done = self.apply(f);
+        self.wake.notify_one();
+        done
+    }
+
+    /// [`Groups::run`] without waking the timer task (which is the caller).
+    fn apply<T>(&self, f: impl FnOnce(&mut State) -> (T, Vec<Action>)) -> (T, Vec<Write>) {
+        let mut state = self.lock();
+        let (value, actions) = f(&mut state);
+        let writes = state.deliver(actions, self.partitions);
+        (value, writes)
+    }
+
+    /// Reads a value out of the coordinator and caches.
+    pub fn read<T>(&self, f: impl FnOnce(&Coordinator, &OffsetStore) -> T) -> T {
+        let state = self.lock();
+        f(&state.coordinator, &state.offsets)
+    }
+}
+
+/// Creates `__consumer_offsets` on first use, as Kafka does.
+pub async fn ensure_topic(broker: &Broker) -> Result<(), BrokerError> {
+    if broker.image().topic(OFFSETS_TOPIC).is_some() {
+        return Ok(());
+    }
+    let configs = BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]);
+    let created = broker
+        .propose(Command::CreateTopic {
+            name: OFFSETS_TOPIC.to_string(),
+            id: Uuid::new_v4(),
+            partitions: broker.groups.partitions,
+            replication_factor: 1,
+            configs,
+        })
+        .await;
+    match created {
+        Ok(_) | Err(BrokerError::Meta(MetaError::TopicExists(_))) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Appends records to `__consumer_offsets` and makes them durable.
+async fn write(broker: &Broker, writes: Vec<Write>) -> Result<(), BrokerError> {
+    if writes.is_empty() {
+        return Ok(());
+    }
+    let mut by_partition: BTreeMap<i32, Vec<(Bytes, Option<Bytes>)>> = BTreeMap::new();
+    for (p, key, value) in writes {
+        by_partition.entry(p).or_default().push((key, value));
+    }
+    let now = now_ms();
+    for (index, entries) in by_partition {
+        let partition = broker.replicas.partition(OFFSETS_TOPIC, index).ok_or(BrokerError::UnknownTopicOrPartition)?;
+        let records: Vec<Record<'_>> =
+            entries.iter().map(|(k, v)| Record { key: Some(k), value: v.as_deref(), timestamp_delta: 0 }).collect();
+        let mut batch = records::build(now, &records, Producer::default());
+        let outcome = partition.append(&mut batch, now)?;
+        if broker.config.flush_every_ack {
+            partition.sync_to(outcome.last_offset + 1).await?;
+        }
+    }
+    broker.replicas.notify_append();
+    Ok(())
+}
+
+/// Persists what the coordinator asked for; a failure is logged (the group's state in memory
+/// stays right, and the next change writes it again).
+async fn persist(broker: &Broker, writes: Vec<Write>) {
+    if let Err(e) = write(broker, writes).await {
+        tracing::error!(error = %e, "persisting group state failed");
+    }
+}
+
+fn unavailable(e: BrokerError) -> GroupError {
+    tracing::warn!(error = %e, "group coordinator unavailable");
+    GroupError::CoordinatorNotAvailable
+}
+
+pub async fn join(broker: &Broker, req: fjord_group::JoinRequest) -> fjord_group::JoinOutcome {
+    let member = req.member_id.clone();
+    ensure_topic(broker).await.map_err(|e| (unavailable(e), member.clone()))?;
+    let (rx, writes) = broker.groups.run(|st| {
+        let (id, rx) = st.waiter();
+        (rx, st.coordinator.join(id, req, now_ms()))
+    });
+    persist(broker, writes).await;
+    match rx.await {
+        Ok(Reply::Join(outcome)) => outcome,
+        _ => Err((GroupError::CoordinatorNotAvailable, member)),
+    }
+}
+
+pub async fn sync(broker: &Broker, req: fjord_group::SyncRequest) -> Result<fjord_group::SyncResult, GroupError> {
+    let (rx, writes) = broker.groups.run(|st| {
+        let (id, rx) = st.waiter();
+        (rx, st.coordinator.sync(id, req, now_ms()))
+    });
+    persist(broker, writes).await;
+    match rx.await {
+        Ok(Reply::Sync(outcome)) => outcome,
+        _ => Err(GroupError::CoordinatorNotAvailable),
+    }
+}
+
+pub fn heartbeat(broker: &Broker, req: &fjord_group::HeartbeatRequest) -> Result<(), GroupError> {
+    broker.groups.run(|st| (st.coordinator.heartbeat(req, now_ms()), Vec::new())).0
+}
+
+pub async fn leave(broker: &Broker, group: &str, members: Vec<fjord_group::LeavingMember>) -> Reply {
+    let (reply, writes) = broker.groups.run(|st| st.coordinator.leave(group, members, now_ms()));
+    persist(broker, writes).await;
+    reply
+}
+
+/// OffsetCommit: checked against the group, written and fsynced, then visible to OffsetFetch.
+pub async fn commit(
+    broker: &Broker,
+    req: &fjord_group::CommitRequest,
+    entries: Vec<(String, i32, Committed)>,
+) -> Result<(), BrokerError> {
+    ensure_topic(broker).await.map_err(|e| BrokerError::Group(unavailable(e)))?;
+    broker.groups.run(|st| (st.coordinator.check_commit(req, now_ms()), Vec::new())).0?;
+    let p = partition_for(&req.group_id, broker.groups.partitions);
+    let writes = entries
+        .iter()
+        .map(|(topic, partition, c)| {
+            (p, offsets::offset_key(&req.group_id, topic, *partition), Some(offsets::offset_value(c)))
+        })
+        .collect();
+    write(broker, writes).await?;
+    let mut state = broker.groups.lock();
+    for (topic, partition, c) in entries {
+        state.offsets.commit(&req.group_id, &topic, partition, c);
+    }
+    Ok(())
+}
+
+/// DeleteGroups for one group: its membership and all its offsets go.
+pub async fn delete_group(broker: &Broker, group: &str) -> Result<(), BrokerError> {
+    let p = partition_for(group, broker.groups.partitions);
+    let (deleted, writes) = broker.groups.run(|st| match st.coordinator.delete(group) {
+        Ok(actions) => (Ok(st.offsets.delete_group(group)), actions),
+        Err(e) => (Err(e), Vec::new()),
+    });
+    let keys = deleted?;
+    let mut writes = writes;
+    writes.extend(keys.into_iter().map(|(t, part)| (p, offsets::offset_key(group, &t, part), None)));
+    write(broker, writes).await
+}
+
+/// OffsetDelete: drops committed offsets, except for topics a live member subscribes to.
+pub async fn delete_offsets(
+    broker: &Broker,
+    group: &str,
+    partitions: Vec<(String, i32)>,
+) -> Result<Vec<(String, i32, Result<(), GroupError>)>, BrokerError> {
+    let p = partition_for(group, broker.groups.partitions);
+    let (results, writes) = broker.groups.run(|st| {
+        let Some(state) = st.coordinator.state(group) else {
+            return (Err(GroupError::GroupIdNotFound(group.to_string())), Vec::new());
+        };
+        let subscribed =
+            if state == GroupState::Empty { Vec::new() } else { subscribed_topics(&st.coordinator, group) };
+        let results: Vec<(String, i32, Result<(), GroupError>)> = partitions
+            .into_iter()
+            .map(|(t, part)| {
+                if subscribed.contains(&t) {
+                    let e = GroupError::GroupSubscribedToTopic(t.clone());
+                    (t, part, Err(e))
+                } else {
+                    st.offsets.delete(group, &t, part);
+                    (t, part, Ok(()))
+                }
+            })
+            .collect();
+        (Ok(results), Vec::new())
+    });
+    let results = results?;
+    let mut writes = writes;
+    for (t, part, r) in &results {
+        if r.is_ok() {
+            writes.push((p, offsets::offset_key(group, t, *part), None));
+        }
+    }
+    write(broker, writes).await?;
+    Ok(results)
+}
+
+/// Topics the members of a live consumer group subscribe to, from their subscription metadata.
+fn subscribed_topics(coordinator: &Coordinator, group: &str) -> Vec<String> {
+    use kafka_protocol::messages::ConsumerProtocolSubscription;
+    use kafka_protocol::protocol::Decodable;
+    let Some(g) = coordinator.group(group) else { return Vec::new() };
+    let protocol = g.protocol_name.clone().unwrap_or_default();
+    let mut topics = Vec::new();
+    for m in &g.members {
+        let mut metadata = m.metadata_for(&protocol);
+        if metadata.len() < 2 {
+            continue;
+        }
+        let version = i16::from_be_bytes([metadata[0], metadata[1]]);
+        let _ = bytes::Buf::get_i16(&mut metadata);
+        if let Ok(sub) = ConsumerProtocolSubscription::decode(&mut metadata, version.clamp(0, 3)) {
+            topics.extend(sub.topics.iter().map(|t| t.to_string()));
+        }
+    }
+    topics
+}
+
+/// Replays `__consumer_offsets` into the coordinator and the offset cache (at start).
+pub fn load(broker: &Broker) -> Result<(), BrokerError> {
+    if broker.image().topic(OFFSETS_TOPIC).is_none() {
+        return Ok(());
+    }
+    let mut snapshots = BTreeMap::new();
+    let mut store = OffsetStore::default();
+    let mut records = 0usize;
+    for partition in broker.replicas.all().into_iter().filter(|p| p.topic == OFFSETS_TOPIC) {
+        let (mut offset, end) = partition.offsets();
+        while offset < end {
+            let read = partition.read(offset, 1 << 20, true)?;
+            let mut pos = 0;
+            let mut next = offset;
+            while let Some(h) = BatchHeader::parse(&read.records[pos..]) {
+                let batch = &read.records[pos..pos + h.size()];
+                for r in records::parse(batch).unwrap_or_default() {
+                    if let Some(key) = r.key {
+                        store.replay(key, r.value, &mut snapshots);
+                        records += 1;
+                    }
+                }
+                next = h.last_offset() + 1;
+                pos += h.size();
+            }
+            if next == offset {
+                break;
+            }
+            offset = next;
+        }
+    }
+    let now = now_ms();
+    let mut state = broker.groups.lock();
+    let groups = snapshots.len();
+    for snapshot in snapshots.into_values().flatten() {
+        state.coordinator.restore(snapshot, now);
+    }
+    let with_offsets: Vec<String> = store.groups().map(str::to_string).collect();
+    for g in with_offsets {
+        state.coordinator.ensure_group(&g);
+    }
+    state.offsets = store;
+    tracing::info!(records, groups, "loaded consumer groups");
+    Ok(())
+}
+
+/// Runs the coordinator's timers (session and rebalance timeouts) and offset expiry until stopped.
+pub async fn run_timers(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
+    let mut next_expiry = now_ms() + EXPIRY_INTERVAL_MS;
+    loop {
+        let now = now_ms();
+        let deadline = broker.groups.read(|c, _| c.next_deadline());
+        // At least a few milliseconds: a deadline the coordinator cannot clear must not spin.
+        let wait = deadline.map_or(1_000, |d| (d - now).clamp(5, 1_000));
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = broker.groups.wake.notified() => {}
+            _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
+        }
+        let now = now_ms();
+        let ((), mut writes) = broker.groups.apply(|st| ((), st.coordinator.tick(now)));
+        if now >= next_expiry {
+            next_expiry = now + EXPIRY_INTERVAL_MS;
+            writes.extend(expire_offsets(&broker, now));
+        }
+        persist(&broker, writes).await;
+    }
+}
+
+/// Offsets of groups without members, last committed longer ago than `offsets.retention.minutes`.
+fn expire_offsets(broker: &Broker, now: i64) -> Vec<Write> {
+    let cutoff = now - broker.config.offsets_retention_ms;
+    let mut state = broker.groups.lock();
+    let groups: Vec<String> = state.offsets.groups().map(str::to_string).collect();
+    let mut writes = Vec::new();
+    for g in groups {
+        if state.coordinator.state(&g).is_some_and(|s| s != GroupState::Empty) {
+            continue;
+        }
+        for (topic, partition) in state.offsets.expired(&g, cutoff) {
+            state.offsets.delete(&g, &topic, partition);
+            writes.push((
+                partition_for(&g, broker.groups.partitions),
+                offsets::offset_key(&g, &topic, partition),
+                None,
+            ));
+        }
+    }
+    if !writes.is_empty() {
+        tracing::info!(offsets = writes.len(), "expired committed offsets");
+    }
+    writes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn groups_land_where_kafka_puts_them() {
+        // Java: ("my-group".hashCode() & 0x7fffffff) % 50 == 36; "".hashCode() == 0.
+        assert_eq!(partition_for("", 50), 0);
+        assert_eq!(partition_for("my-group", 50), 36);
+        for g in ["a", "consumer-group-with-a-long-name", "ü-groupe"] {
+            assert!((0..50).contains(&partition_for(g, 50)));
+        }
+    }
+}

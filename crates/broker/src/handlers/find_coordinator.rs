@@ -1,0 +1,56 @@
+//! FindCoordinator (key 10): this broker coordinates every group (one node). The first group
+//! request creates `__consumer_offsets`, as in Kafka. v4+ asks for several keys at once.
+//! Transaction coordinators are refused: transactions are not supported yet.
+
+use fjord_protocol::ApiRange;
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::find_coordinator_response::Coordinator;
+use kafka_protocol::messages::{ApiKey, FindCoordinatorRequest, FindCoordinatorResponse};
+use kafka_protocol::protocol::StrBytes;
+
+use super::{broker_id, message};
+use crate::Broker;
+
+pub const API: ApiRange = ApiRange { key: ApiKey::FindCoordinator, min: 0, max: 4 };
+
+/// First version that takes a list of keys.
+const BATCHED_FROM: i16 = 4;
+const GROUP_KEY: i8 = 0;
+
+pub async fn handle(broker: &Broker, version: i16, request: FindCoordinatorRequest) -> FindCoordinatorResponse {
+    let keys: Vec<StrBytes> =
+        if version >= BATCHED_FROM { request.coordinator_keys.clone() } else { vec![request.key.clone()] };
+    let ready = if request.key_type == GROUP_KEY {
+        crate::groups::ensure_topic(broker).await.map_err(|e| e.to_string())
+    } else {
+        Err("transaction coordinators are not available: transactions are not supported".to_string())
+    };
+    let coordinators: Vec<Coordinator> = keys
+        .into_iter()
+        .map(|key| {
+            let c = Coordinator::default().with_key(key);
+            match &ready {
+                Ok(()) => c
+                    .with_node_id(broker_id(broker.config.node_id))
+                    .with_host(StrBytes::from_string(broker.advertised.0.clone()))
+                    .with_port(i32::from(broker.advertised.1)),
+                Err(why) => c
+                    .with_error_code(ResponseError::CoordinatorNotAvailable.code())
+                    .with_error_message(message(why.clone()))
+                    .with_node_id(broker_id(-1))
+                    .with_host(StrBytes::default())
+                    .with_port(-1),
+            }
+        })
+        .collect();
+    if version >= BATCHED_FROM {
+        return FindCoordinatorResponse::default().with_coordinators(coordinators);
+    }
+    let c = coordinators.into_iter().next().unwrap_or_default();
+    FindCoordinatorResponse::default()
+        .with_error_code(c.error_code)
+        .with_error_message(c.error_message)
+        .with_node_id(c.node_id)
+        .with_host(c.host)
+        .with_port(c.port)
+}
