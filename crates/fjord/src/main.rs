@@ -1,5 +1,10 @@
 //! The `fjord` binary: `fjord serve [--config FILE] [--override key=value]...`; with no arguments
-//! it serves with the embedded default (127.0.0.1:9092, data in ./data).
+//! it serves with the embedded default (127.0.0.1:9092, data in ./data). `fjord groups ...`
+//! inspects and resets consumer groups on a running broker.
+
+mod client;
+mod groups;
+mod time;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,6 +23,36 @@ struct Cli {
 enum Cmd {
     /// Run a broker (the default when no command is given).
     Serve(ServeArgs),
+    /// Consumer groups on a running broker: list, describe, reset offsets.
+    Groups(GroupsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct GroupsArgs {
+    /// The broker to ask.
+    #[arg(long, global = true, default_value = "127.0.0.1:9092", value_name = "HOST:PORT")]
+    bootstrap_server: String,
+    #[command(subcommand)]
+    command: GroupsCmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum GroupsCmd {
+    /// Every group with its state.
+    List,
+    /// A group's members, assignments, committed offsets, end offsets and lag.
+    Describe { group: String },
+    /// Moves a group's committed offsets for a topic; the group must have no active members.
+    Reset {
+        group: String,
+        #[arg(long)]
+        topic: String,
+        #[command(flatten)]
+        target: groups::Target,
+        /// Print the new offsets without committing them.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Default, clap::Args)]
@@ -37,6 +72,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Cmd::Serve(args)) => args,
+        Some(Cmd::Groups(args)) => return run_groups(args),
         None => ServeArgs::default(),
     };
     let sources = ConfigSources { file: args.config, env: std::env::vars().collect(), overrides: args.overrides };
@@ -56,6 +92,26 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(serve(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fjord: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_groups(args: GroupsArgs) -> ExitCode {
+    let server = args.bootstrap_server.as_str();
+    let done = match &args.command {
+        GroupsCmd::List => groups::list(server),
+        GroupsCmd::Describe { group } => groups::describe(server, group),
+        GroupsCmd::Reset { group, topic, target, dry_run } => {
+            let now_ms =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64);
+            groups::reset(server, group, topic, target, *dry_run, now_ms)
+        }
+    };
+    match done {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("fjord: {e:#}");
