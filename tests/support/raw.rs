@@ -92,3 +92,16 @@ pub fn list_offset(client: &mut RawClient, topic: &str, timestamp: i64) -> Resul
     let p = &response.topics[0].partitions[0];
     Ok((p.error_code, p.offset))
 }
+
+/// DeleteRecords (v1) before `offset` in partition 0: the error code.
+pub fn delete_records(client: &mut RawClient, topic: &str, offset: i64) -> Result<i16> {
+    use kafka_protocol::messages::delete_records_request::{DeleteRecordsPartition, DeleteRecordsTopic};
+    use kafka_protocol::messages::{DeleteRecordsRequest, DeleteRecordsResponse};
+    let request = DeleteRecordsRequest::default().with_timeout_ms(5_000).with_topics(vec![
+        DeleteRecordsTopic::default()
+            .with_name(name(topic))
+            .with_partitions(vec![DeleteRecordsPartition::default().with_partition_index(0).with_offset(offset)]),
+    ]);
+    let mut frame = client.request(ApiKey::DeleteRecords, 1, &request)?;
+    Ok(DeleteRecordsResponse::decode(&mut frame, 1)?.topics[0].partitions[0].error_code)
+}

@@ -77,3 +77,64 @@ fn segment_ms_rolls_the_active_segment() -> Result<()> {
     assert_eq!(fetch(&mut client, "rolled", 0)?.1, 3, "rolled data still reads");
     Ok(())
 }
+
+/// Every record from `from` up to the high watermark: (offset, key, value).
+fn read_all(client: &mut fjord_tests::RawClient, topic: &str) -> Result<Vec<(i64, Vec<u8>, Option<Vec<u8>>)>> {
+    let mut out = Vec::new();
+    let mut offset = list_offset(client, topic, EARLIEST)?.1;
+    let end = list_offset(client, topic, LATEST)?.1;
+    while offset < end {
+        let (error, _, records) = fetch(client, topic, offset)?;
+        anyhow::ensure!(error == 0, "fetch error {error}");
+        let mut pos = 0;
+        while let Some(h) = fjord_log::batch::BatchHeader::parse(&records[pos..]) {
+            for r in fjord_log::records::parse(&records[pos..pos + h.size()]).unwrap_or_default() {
+                out.push((r.offset, r.key.unwrap_or_default().to_vec(), r.value.map(<[u8]>::to_vec)));
+            }
+            offset = h.last_offset() + 1;
+            pos += h.size();
+        }
+    }
+    Ok(out)
+}
+
+#[test]
+fn compacted_topics_keep_the_latest_record_of_each_key() -> Result<()> {
+    use fjord_log::records::{Producer, Record, build};
+    let broker = Broker::start_with(&["log.retention.check.interval.ms=50"])?;
+    let mut client = broker.connect()?;
+    let configs = [("cleanup.policy", "compact"), ("segment.bytes", "1024")];
+    assert_eq!(create_topic(&mut client, "table", &configs)?, 0);
+    // 20 rounds over 5 keys; key k2 is deleted (a tombstone) in the last round.
+    for round in 0..20 {
+        for k in 0..5 {
+            let key = format!("k{k}");
+            let value = format!("v{round}");
+            let tombstone = round == 19 && k == 2;
+            let record = Record {
+                key: Some(key.as_bytes()),
+                value: (!tombstone).then_some(value.as_bytes()),
+                timestamp_delta: 0,
+            };
+            assert_eq!(produce(&mut client, "table", build(now_ms(), &[record], Producer::default()))?.0, 0);
+        }
+    }
+    let keyless = simple(now_ms(), 1);
+    assert_eq!(produce(&mut client, "table", keyless)?.0, 87, "INVALID_RECORD: a compacted topic needs keys");
+    assert_eq!(fjord_tests::raw::delete_records(&mut client, "table", 10)?, 44, "POLICY_VIOLATION");
+
+    let records = wait_for(WAIT, || {
+        let all = read_all(&mut client, "table")?;
+        Ok((all.len() < 100).then_some(all))
+    })?;
+    assert!(records.windows(2).all(|w| w[0].0 < w[1].0), "offsets stay in order");
+    assert_eq!(records.first().map(|r| r.0), Some(list_offset(&mut client, "table", EARLIEST)?.1.max(records[0].0)));
+    for k in 0..5 {
+        let key = format!("k{k}").into_bytes();
+        let last = records.iter().rev().find(|r| r.1 == key).expect("every key keeps its latest record");
+        let want = if k == 2 { None } else { Some(b"v19".to_vec()) };
+        assert_eq!(last.2, want, "the latest value of k{k}");
+    }
+    assert_eq!(list_offset(&mut client, "table", LATEST)?, (0, 100), "offsets do not move");
+    Ok(())
+}

@@ -40,6 +40,8 @@ pub enum BrokerError {
     FencedLeaderEpoch { requested: i32, current: i32 },
     #[error("fetch session {0} does not exist")]
     FetchSessionIdNotFound(i32),
+    #[error("{0}")]
+    PolicyViolation(String),
     #[error("transactions are not supported yet")]
     TransactionsUnsupported,
     #[error("storage failure: {0}")]
@@ -97,6 +99,7 @@ impl BrokerError {
             BrokerError::UnknownLeaderEpoch { .. } => ResponseError::UnknownLeaderEpoch,
             BrokerError::FencedLeaderEpoch { .. } => ResponseError::FencedLeaderEpoch,
             BrokerError::FetchSessionIdNotFound(_) => ResponseError::FetchSessionIdNotFound,
+            BrokerError::PolicyViolation(_) => ResponseError::PolicyViolation,
             BrokerError::TransactionsUnsupported => ResponseError::InvalidRequest,
             BrokerError::Storage(_) => ResponseError::KafkaStorageError,
         }

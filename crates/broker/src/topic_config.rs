@@ -45,7 +45,7 @@ pub const TOPIC_CONFIGS: &[TopicConfigDef] = &[
         synonym: Some("log.cleanup.policy"),
         default: "delete",
         kind: ConfigType::List,
-        doc: "delete, compact, or both (compaction arrives with consumer groups).",
+        doc: "delete (segments go by retention.ms and retention.bytes), compact (the latest record of each key is kept), or both.",
     },
     TopicConfigDef {
         name: "compression.type",
@@ -201,6 +201,7 @@ impl TopicDefaults {
     /// The log configuration of a topic with these overrides. Values were validated on the way in.
     pub fn log_config(&self, overrides: &BTreeMap<String, String>) -> LogConfig {
         let num = |name: &str| self.value(overrides, name).parse::<i64>().unwrap_or(-1);
+        let policy = |p: &str| self.value(overrides, "cleanup.policy").split(',').any(|v| v.trim() == p);
         LogConfig {
             segment_bytes: num("segment.bytes").max(14) as u64,
             segment_ms: num("segment.ms"),
@@ -212,7 +213,9 @@ impl TopicDefaults {
             } else {
                 TimestampType::CreateTime
             },
-            delete_retention: self.value(overrides, "cleanup.policy").split(',').any(|p| p.trim() == "delete"),
+            delete_retention: policy("delete"),
+            compact: policy("compact"),
+            delete_retention_ms: num("delete.retention.ms"),
             ..LogConfig::default()
         }
     }

@@ -26,6 +26,12 @@ pub struct LogConfig {
     pub timestamp_type: TimestampType,
     /// False when `cleanup.policy` lacks `delete`: time and size retention then never delete.
     pub delete_retention: bool,
+    /// True when `cleanup.policy` has `compact`: the cleaner keeps only the latest record of each
+    /// key, and appends of records without a key are refused.
+    pub compact: bool,
+    /// How long a tombstone (a keyed record with a null value) outlives its batch's max
+    /// timestamp on a compacted topic before the cleaner may remove it (`delete.retention.ms`).
+    pub delete_retention_ms: i64,
     /// Bytes of log between two offset-index entries (`index.interval.bytes`).
     pub index_interval_bytes: usize,
 }
@@ -40,6 +46,8 @@ impl Default for LogConfig {
             max_message_bytes: 1_048_588,
             timestamp_type: TimestampType::CreateTime,
             delete_retention: true,
+            compact: false,
+            delete_retention_ms: 24 * 3600 * 1000,
             index_interval_bytes: 4096,
         }
     }

@@ -8,12 +8,15 @@
 //! - [`producer`]: idempotent-producer state (epoch, last five batches' sequences) per producer id.
 //! - [`config`]: [`LogConfig`], the per-topic settings the log obeys.
 //! - [`partition`]: [`PartitionLog`], the ordered segments of one partition — append, read,
-//!   roll, retention, timestamp lookups, flush bookkeeping.
+//!   roll, retention, compaction, timestamp lookups, flush bookkeeping.
+//! - [`cleaner`]: log compaction (`cleanup.policy=compact`) — which records stay, and the
+//!   crash-safe rewrite of a segment.
 //! - [`error`]: the one error type, [`LogError`].
 //!
 //! Nothing here knows the Kafka wire protocol or its error codes; the broker maps [`LogError`].
 
 pub mod batch;
+pub mod cleaner;
 pub mod config;
 pub mod error;
 pub mod index;
@@ -22,6 +25,7 @@ pub mod producer;
 pub mod records;
 pub mod segment;
 
+pub use cleaner::CompactionOutcome;
 pub use config::{LogConfig, TimestampType};
 pub use error::LogError;
 pub use partition::{AppendOutcome, FlushTarget, OpenOptions, PartitionLog, ReadOutcome, RetentionOutcome};

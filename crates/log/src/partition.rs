@@ -9,6 +9,10 @@
 //! [`poisons`](PartitionLog::poison) the log. A rolled segment is fsynced with its indexes
 //! before its successor exists, so recovery only ever needs to check the active segment.
 //!
+//! Compaction ([`PartitionLog::compact`], in [`crate::cleaner`]) rewrites segments other than the
+//! active one in place of their files; a `<base>.log.cleaned` file found at open is what a crash
+//! mid-rewrite left, and is deleted.
+//!
 //! Thread safety: `&mut self` for every change; callers wrap the log in a mutex.
 
 use std::fs::File;
@@ -17,6 +21,7 @@ use std::path::{Path, PathBuf};
 use bytes::Bytes;
 
 use crate::batch::{self, BatchHeader};
+use crate::cleaner::{self, Checkpoint, CompactionOutcome};
 use crate::producer::{ProducerStates, Verdict};
 use crate::segment::{self, Segment};
 use crate::{LogConfig, LogError, Result, TimestampType};
@@ -90,19 +95,32 @@ pub struct PartitionLog {
     poisoned: bool,
     /// The partition is being deleted: nothing may write to its directory any more.
     retired: bool,
+    /// Where the last compaction pass left the log, to skip passes that would do nothing.
+    cleaned: Option<Checkpoint>,
 }
 
 impl PartitionLog {
     /// Opens (or creates) the log in `dir`. After an unclean shutdown the active segment is
     /// recovered — torn tail cut, indexes rebuilt — and the producer state rebuilt from the log.
+    /// A compaction's `.cleaned` file left by a crash is deleted: the segment it was to replace
+    /// is still whole.
     pub fn open(dir: &Path, config: LogConfig, opts: OpenOptions) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(LogError::io(format!("create {}", dir.display())))?;
         let mut bases = Vec::new();
+        let mut leftovers = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(LogError::io(format!("list {}", dir.display())))? {
             let entry = entry.map_err(LogError::io(format!("list {}", dir.display())))?;
-            if let Some(base) = entry.file_name().to_str().and_then(segment::parse_log_name) {
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if let Some(base) = segment::parse_log_name(name) {
                 bases.push(base);
+            } else if cleaner::is_leftover(name) {
+                leftovers.push(entry.path());
             }
+        }
+        for path in leftovers {
+            tracing::warn!(file = %path.display(), "deleting what an interrupted compaction left");
+            segment::remove_if_exists(&path)?;
         }
         bases.sort_unstable();
         let interval = config.index_interval_bytes as u64;
@@ -153,6 +171,7 @@ impl PartitionLog {
             active_since_ms: None,
             poisoned: false,
             retired: false,
+            cleaned: None,
         };
         log.flushed_upto = log.log_end_offset();
         Ok(log)
@@ -187,14 +206,19 @@ impl PartitionLog {
         &self.config
     }
 
-    /// Applies new settings; they govern the next append, roll and retention pass.
+    /// Applies new settings; they govern the next append, roll, retention and compaction pass.
     pub fn set_config(&mut self, config: LogConfig) {
         self.config = config;
+        self.cleaned = None;
     }
 
     /// Appends a produce request's record set for this partition — exactly one batch, as Kafka
     /// requires since Produce v3: validates it (framing, magic, CRC, size, producer sequence),
     /// assigns offsets and the leader epoch in place, and writes the bytes as they are.
+    ///
+    /// On a compacted topic every record must have a key (`InvalidRecord` otherwise, as Kafka).
+    /// Only uncompressed batches can be checked: the log has no codecs, so a compressed batch is
+    /// accepted unopened, keyless records and all (the cleaner then keeps them).
     pub fn append(&mut self, records: &mut [u8], leader_epoch: i32, now_ms: i64) -> Result<AppendOutcome> {
         self.check_writable()?;
         let batches = batch::split(records)?;
@@ -204,9 +228,12 @@ impl PartitionLog {
                 batches.len()
             )));
         }
-        for (_, h) in &batches {
+        for (pos, h) in &batches {
             if h.size() > self.config.max_message_bytes {
                 return Err(LogError::MessageTooLarge { size: h.size(), max: self.config.max_message_bytes });
+            }
+            if self.config.compact {
+                cleaner::require_keys(&records[*pos..*pos + h.size()], h)?;
             }
         }
         let headers: Vec<BatchHeader> = batches.iter().map(|(_, h)| *h).collect();
@@ -410,6 +437,31 @@ impl PartitionLog {
         Ok(RetentionOutcome { segments_deleted: deleted, log_start_offset: self.log_start_offset })
     }
 
+    /// Compacts the segments before the active one, as Kafka's log cleaner does (see
+    /// [`crate::cleaner`]): only the latest record of each key stays, and tombstones only for
+    /// `delete.retention.ms`. Offsets do not move; the log start and end stay where they are.
+    /// Does nothing unless `cleanup.policy` has `compact`, on a poisoned or retired log, or when
+    /// nothing can have changed since the last pass: no segment rolled or deleted, no kept
+    /// tombstone come of age, no new settings. A failure after a segment's file was replaced
+    /// poisons the log.
+    pub fn compact(&mut self, now_ms: i64) -> Result<CompactionOutcome> {
+        let idle = !self.config.compact || self.check_writable().is_err() || self.segments.len() < 2;
+        if idle || self.cleaned.is_some_and(|c| c.still_clean(&self.segments, now_ms)) {
+            return Ok(CompactionOutcome::default());
+        }
+        self.cleaned = None;
+        match cleaner::compact(&self.dir, &mut self.segments, &self.config, now_ms) {
+            Ok((outcome, checkpoint)) => {
+                self.cleaned = Some(checkpoint);
+                Ok(outcome)
+            }
+            Err(failure) => {
+                self.poisoned |= failure.poison;
+                Err(failure.error)
+            }
+        }
+    }
+
     fn drop_oldest(&mut self) -> Result<()> {
         let oldest = self.segments.remove(0);
         self.log_start_offset = self.log_start_offset.max(self.segments[0].base_offset());
@@ -462,7 +514,8 @@ impl PartitionLog {
     }
 }
 
-fn sync_dir(dir: &Path) -> Result<()> {
+/// Makes the directory's entries (creations, renames, removals) durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(LogError::io(format!("fsync directory {}", dir.display())))
 }
 

@@ -1,6 +1,6 @@
-//! The records inside an uncompressed RecordBatch v2: building a batch from keys and values, and
-//! reading them back. (Compressed batches are stored and served as they are; the log never needs
-//! to open them.)
+//! The records inside an uncompressed RecordBatch v2: building a batch from keys and values,
+//! reading them back, and rebuilding a batch with some of its records left out (the log
+//! cleaner). (Compressed batches are stored and served as they are; the log never opens them.)
 //!
 //! ```text
 //! record: varint length, i8 attributes, varlong timestamp delta, varint offset delta,
@@ -55,21 +55,57 @@ pub fn build(base_timestamp: i64, records: &[Record<'_>], producer: Producer) ->
         body.extend_from_slice(&rec);
         max_delta = max_delta.max(r.timestamp_delta);
     }
+    let header = BatchHeader {
+        base_offset: 0,
+        batch_length: 0,
+        leader_epoch: -1,
+        magic: 2,
+        crc: 0,
+        attributes: 0,
+        last_offset_delta: records.len() as i32 - 1,
+        base_timestamp,
+        max_timestamp: base_timestamp + max_delta,
+        producer_id: producer.id,
+        producer_epoch: producer.epoch,
+        base_sequence: producer.base_sequence,
+        record_count: records.len() as i32,
+    };
+    assemble(&header, &body)
+}
+
+/// The batch `header` came from with only `records` left in it, as Kafka's log cleaner leaves a
+/// batch: every header field is kept — base offset, leader epoch, attributes, timestamps,
+/// producer id, epoch and base sequence, and the last offset delta, so that the batch still
+/// spans its offsets and the producer's sequences still line up — while the length and record
+/// count are recomputed and the CRC is new. The records are copied byte for byte, so each keeps
+/// its offset and timestamp deltas, attributes and headers. `records` must come from that batch
+/// (see [`parse_stored`]), in order. The result may hold fewer records than its offset span,
+/// which [`crate::batch::validate`] (meant for produce requests) refuses; the log accepts it.
+pub fn rebuild(header: &BatchHeader, records: &[StoredRecord<'_>]) -> Vec<u8> {
+    let mut body = Vec::with_capacity(records.iter().map(|r| r.bytes.len()).sum());
+    for r in records {
+        body.extend_from_slice(r.bytes);
+    }
+    assemble(&BatchHeader { record_count: records.len() as i32, ..*header }, &body)
+}
+
+/// A whole batch: `header`'s fields (its length and CRC computed here) followed by `body`.
+fn assemble(header: &BatchHeader, body: &[u8]) -> Vec<u8> {
     let mut b = Vec::with_capacity(HEADER_LEN + body.len());
-    b.extend_from_slice(&0i64.to_be_bytes());
+    b.extend_from_slice(&header.base_offset.to_be_bytes());
     b.extend_from_slice(&((HEADER_LEN - LOG_OVERHEAD + body.len()) as i32).to_be_bytes());
-    b.extend_from_slice(&(-1i32).to_be_bytes());
-    b.push(2);
+    b.extend_from_slice(&header.leader_epoch.to_be_bytes());
+    b.push(header.magic as u8);
     b.extend_from_slice(&0u32.to_be_bytes());
-    b.extend_from_slice(&0i16.to_be_bytes());
-    b.extend_from_slice(&(records.len() as i32 - 1).to_be_bytes());
-    b.extend_from_slice(&base_timestamp.to_be_bytes());
-    b.extend_from_slice(&(base_timestamp + max_delta).to_be_bytes());
-    b.extend_from_slice(&producer.id.to_be_bytes());
-    b.extend_from_slice(&producer.epoch.to_be_bytes());
-    b.extend_from_slice(&producer.base_sequence.to_be_bytes());
-    b.extend_from_slice(&(records.len() as i32).to_be_bytes());
-    b.extend_from_slice(&body);
+    b.extend_from_slice(&header.attributes.to_be_bytes());
+    b.extend_from_slice(&header.last_offset_delta.to_be_bytes());
+    b.extend_from_slice(&header.base_timestamp.to_be_bytes());
+    b.extend_from_slice(&header.max_timestamp.to_be_bytes());
+    b.extend_from_slice(&header.producer_id.to_be_bytes());
+    b.extend_from_slice(&header.producer_epoch.to_be_bytes());
+    b.extend_from_slice(&header.base_sequence.to_be_bytes());
+    b.extend_from_slice(&header.record_count.to_be_bytes());
+    b.extend_from_slice(body);
     let crc = compute_crc(&b);
     b[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
     b
@@ -84,11 +120,24 @@ pub struct RecordView<'a> {
     pub value: Option<&'a [u8]>,
 }
 
+/// A record of a stored batch with its exact bytes, length prefix included, so that [`rebuild`]
+/// can keep it as it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredRecord<'a> {
+    pub view: RecordView<'a>,
+    pub bytes: &'a [u8],
+}
+
 /// The records of one uncompressed batch (exactly its bytes); `None` when it is compressed or
 /// its records do not parse. LogAppendTime batches give every record the batch's max timestamp,
 /// as Kafka does. Deltas come from the producer unchecked, so a record whose offset falls outside
 /// the batch is left out.
 pub fn parse(batch: &[u8]) -> Option<Vec<RecordView<'_>>> {
+    Some(parse_stored(batch)?.into_iter().map(|r| r.view).collect())
+}
+
+/// [`parse`], keeping each record's bytes.
+pub fn parse_stored(batch: &[u8]) -> Option<Vec<StoredRecord<'_>>> {
     let header = BatchHeader::parse(batch)?;
     if header.compression() != 0 {
         return None;
@@ -113,10 +162,12 @@ pub fn parse(batch: &[u8]) -> Option<Vec<RecordView<'_>>> {
         } else {
             header.base_timestamp.wrapping_add(timestamp_delta)
         };
+        let record_end = start + body.len();
         if (0..=i64::from(header.last_offset_delta)).contains(&offset_delta) {
-            out.push(RecordView { offset: header.base_offset + offset_delta, timestamp, key, value });
+            let view = RecordView { offset: header.base_offset + offset_delta, timestamp, key, value };
+            out.push(StoredRecord { view, bytes: &batch[pos..record_end] });
         }
-        pos = start + body.len();
+        pos = record_end;
     }
     Some(out)
 }
@@ -188,5 +239,37 @@ mod tests {
             torn[8..12].copy_from_slice(&len.to_be_bytes());
             assert!(parse(&torn).is_none_or(|r| r.len() < 3), "cut at {cut}");
         }
+    }
+
+    #[test]
+    fn rebuilt_batches_keep_their_header_and_the_chosen_records_byte_for_byte() {
+        let records = [
+            Record { key: Some(b"a"), value: Some(b"1"), timestamp_delta: 0 },
+            Record { key: Some(b"b"), value: Some(b"2"), timestamp_delta: 3 },
+            Record { key: Some(b"a"), value: None, timestamp_delta: 7 },
+            Record { key: None, value: Some(b"4"), timestamp_delta: 9 },
+        ];
+        let mut b = build(500, &records, Producer { id: 12, epoch: 3, base_sequence: 40 });
+        batch::stamp(&mut b, 100, 6, None);
+        let header = BatchHeader::parse(&b).unwrap();
+        let stored = parse_stored(&b).unwrap();
+        assert_eq!(stored.iter().map(|r| r.view).collect::<Vec<_>>(), parse(&b).unwrap());
+        let kept = [stored[1], stored[3]];
+        let rebuilt = rebuild(&header, &kept);
+        let h = BatchHeader::parse(&rebuilt).unwrap();
+        assert_eq!(h, BatchHeader { batch_length: h.batch_length, crc: h.crc, record_count: 2, ..header });
+        assert_eq!(h.size(), rebuilt.len());
+        assert_eq!(h.crc, batch::compute_crc(&rebuilt));
+        assert_eq!((h.last_offset(), h.max_timestamp), (103, 509), "the batch still spans 100..=103");
+        assert_eq!(
+            parse(&rebuilt).unwrap(),
+            vec![
+                RecordView { offset: 101, timestamp: 503, key: Some(b"b"), value: Some(b"2") },
+                RecordView { offset: 103, timestamp: 509, key: None, value: Some(b"4") },
+            ]
+        );
+        let again = parse_stored(&rebuilt).unwrap();
+        assert_eq!((again[0].bytes, again[1].bytes), (kept[0].bytes, kept[1].bytes));
+        assert_eq!(rebuild(&header, &stored), b, "keeping every record changes nothing");
     }
 }

@@ -7,6 +7,9 @@
 //! clean close loads them; opening for recovery rebuilds them from a CRC-checked scan that
 //! truncates the file at the first torn or corrupt batch.
 //!
+//! A segment the log cleaner rewrote (see [`crate::cleaner`]) may hold batches with fewer records
+//! than their offset span; they are as valid here as whole ones.
+//!
 //! Thread safety: none of its own; the owning [`crate::PartitionLog`] is used behind a lock.
 
 use std::fs::{self, File, OpenOptions};
@@ -131,7 +134,7 @@ impl Segment {
         self.max_timestamp = self.times.last().map_or(-1, |(t, _)| t);
         let mut end = start;
         while let Some(h) = self.header_at(end)? {
-            if h.check_frame((len - end) as usize).is_err() || h.base_offset < self.next_offset {
+            if !check_stored((len - end) as usize, &h) || h.base_offset < self.next_offset {
                 return Ok(false);
             }
             self.next_offset = h.last_offset() + 1;
@@ -153,7 +156,7 @@ impl Segment {
     fn rebuild(&mut self, index_interval: u64, check_crc: bool) -> Result<u64> {
         let mut pos = 0;
         while let Some(h) = self.header_at(pos)? {
-            if h.check_frame((self.size - pos) as usize).is_err() || h.base_offset < self.next_offset {
+            if !check_stored((self.size - pos) as usize, &h) || h.base_offset < self.next_offset {
                 break;
             }
             if check_crc {
@@ -377,6 +380,22 @@ impl Segment {
         self.first_timestamp
     }
 
+    /// Calls `f` with every whole batch (header and bytes), in order, stopping at its first error.
+    pub fn for_each_batch(&self, mut f: impl FnMut(&BatchHeader, &[u8]) -> Result<()>) -> Result<()> {
+        let mut pos = 0;
+        while let Some(h) = self.header_at(pos)? {
+            if !check_stored((self.size - pos) as usize, &h) {
+                return Err(LogError::CorruptMessage(format!(
+                    "malformed batch at position {pos} of {}",
+                    self.log_path().display()
+                )));
+            }
+            f(&h, &self.read_exact(pos, h.size())?)?;
+            pos += h.size() as u64;
+        }
+        Ok(())
+    }
+
     /// Calls `f` with every batch header, in order.
     pub fn for_each_header(&self, mut f: impl FnMut(&BatchHeader)) -> Result<()> {
         let mut pos = 0;
@@ -388,7 +407,16 @@ impl Segment {
     }
 }
 
-fn remove_if_exists(path: &Path) -> Result<()> {
+/// [`BatchHeader::check_frame`] for a batch already in a segment: true when the frame is sound
+/// within `available` bytes. The cleaner leaves batches holding between one record and their
+/// whole offset span (last offset delta + 1), which a produce request may not carry.
+fn check_stored(available: usize, h: &BatchHeader) -> bool {
+    let span = h.last_offset_delta.saturating_add(1);
+    let whole = BatchHeader { record_count: span, ..*h };
+    (1..=span).contains(&h.record_count) && whole.check_frame(available).is_ok()
+}
+
+pub(crate) fn remove_if_exists(path: &Path) -> Result<()> {
     match fs::remove_file(path) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => {
             Err(LogError::Io { context: format!("remove {}", path.display()), source: e })
@@ -513,5 +541,38 @@ mod tests {
         fs::write(&index, b"torn").unwrap();
         let (s, _) = Segment::open(dir.path(), 0, 64, false).unwrap();
         assert_eq!((s.offsets.clone(), s.next_offset()), (offsets, 30));
+    }
+
+    #[test]
+    fn batches_the_cleaner_thinned_are_kept_by_recovery_and_index_loading() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Segment::create(dir.path(), 0).unwrap();
+        let mut b = simple(0, 4);
+        batch::stamp(&mut b, 0, 0, None);
+        let records = crate::records::parse_stored(&b).unwrap();
+        let thinned = crate::records::rebuild(&BatchHeader::parse(&b).unwrap(), &records[1..2]);
+        let h = BatchHeader::parse(&thinned).unwrap();
+        assert!(batch::validate(&thinned).is_err(), "a produce request may not carry such a batch");
+        s.append(&thinned, &[(0, h)], 64).unwrap();
+        let mut next = 4;
+        append(&mut s, &mut next, 9, 2);
+        s.write_indexes().unwrap();
+        let size = s.size();
+        drop(s);
+        for recover in [false, true] {
+            let (s, cut) = Segment::open(dir.path(), 0, 64, recover).unwrap();
+            assert_eq!((s.next_offset(), s.size(), cut), (6, size, 0), "recover: {recover}");
+            let mut seen = Vec::new();
+            s.for_each_batch(|h, bytes| {
+                seen.push((h.base_offset, crate::records::record_timestamps(bytes).unwrap().len()));
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(seen, vec![(0, 1), (4, 2)]);
+            let first = s.read(2, 1 << 20, 6, true).unwrap().unwrap();
+            assert_eq!(BatchHeader::parse(&first).unwrap().base_offset, 0, "offset 2 lies in the thinned batch's span");
+            let after = s.read(4, 1 << 20, 6, true).unwrap().unwrap();
+            assert_eq!(BatchHeader::parse(&after).unwrap().base_offset, 4);
+        }
     }
 }

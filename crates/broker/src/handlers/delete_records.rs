@@ -4,8 +4,10 @@
 //! high watermark, or any other negative one, is OFFSET_OUT_OF_RANGE. An offset at or below the
 //! current start changes nothing.
 //!
+//! Topics compacted and not deleted refuse it with POLICY_VIOLATION, as in Kafka.
+//!
 //! Not supported: waiting for followers' low watermarks (`timeout_ms`), which only matters once
-//! partitions have followers; refusing compacted topics, which needs compaction first.
+//! partitions have followers.
 
 use fjord_log::LogError;
 use fjord_protocol::ApiRange;
@@ -46,6 +48,12 @@ pub fn handle(broker: &Broker, _version: i16, request: DeleteRecordsRequest) -> 
 /// Deletes the records of one partition before the requested offset: the new log start offset.
 fn delete(broker: &Broker, topic: &str, p: &DeleteRecordsPartition) -> Result<i64, BrokerError> {
     let partition = broker.replicas.partition(topic, p.partition_index).ok_or(BrokerError::UnknownTopicOrPartition)?;
+    let config = partition.log().config().clone();
+    if config.compact && !config.delete_retention {
+        return Err(BrokerError::PolicyViolation(format!(
+            "Records of partitions of topic '{topic}' can be deleted only if the topic has a delete cleanup policy"
+        )));
+    }
     let (_, high_watermark) = partition.offsets();
     let offset = if p.offset == HIGH_WATERMARK { high_watermark } else { p.offset };
     if !(0..=high_watermark).contains(&offset) {

@@ -216,6 +216,13 @@ impl ReplicaManager {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "retention failed"),
             }
+            match log.compact(now) {
+                Ok(c) if c.segments_rewritten > 0 => {
+                    tracing::info!(topic = %p.topic, partition = p.index, segments = c.segments_rewritten, removed_segments = c.segments_removed, records_removed = c.records_removed, bytes_before = c.bytes_before, bytes_after = c.bytes_after, "compaction cleaned segments");
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "compaction failed"),
+            }
         }
     }
 

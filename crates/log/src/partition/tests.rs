@@ -289,3 +289,345 @@ fn a_retired_log_touches_nothing() {
     log.close().unwrap();
     assert_eq!(log.segment_count(), 1);
 }
+
+fn compacted() -> LogConfig {
+    LogConfig { compact: true, delete_retention: false, delete_retention_ms: 1_000, ..config() }
+}
+
+/// A batch of keyed records, one millisecond apart; a `None` value is a tombstone.
+fn keyed(base_timestamp: i64, records: &[(&str, Option<&str>)]) -> Vec<u8> {
+    keyed_from(base_timestamp, records, Producer::default())
+}
+
+fn keyed_from(base_timestamp: i64, records: &[(&str, Option<&str>)], producer: Producer) -> Vec<u8> {
+    let records: Vec<Record<'_>> = records
+        .iter()
+        .enumerate()
+        .map(|(i, (k, v))| Record { key: Some(k.as_bytes()), value: v.map(str::as_bytes), timestamp_delta: i as i64 })
+        .collect();
+    build(base_timestamp, &records, producer)
+}
+
+/// The batch marked as gzip-compressed, CRC recomputed (the log never opens it, so it need not be).
+fn compressed(mut batch: Vec<u8>) -> Vec<u8> {
+    batch[22] |= 1;
+    let crc = batch::compute_crc(&batch);
+    batch[17..21].copy_from_slice(&crc.to_be_bytes());
+    batch
+}
+
+/// (offset, key, value) of a record.
+type Row = (i64, Option<String>, Option<String>);
+
+fn row(offset: i64, key: Option<&[u8]>, value: Option<&[u8]>) -> Row {
+    let text = |b: &[u8]| String::from_utf8(b.to_vec()).unwrap();
+    (offset, key.map(text), value.map(text))
+}
+
+/// Every readable record from the log start on, read batch after batch as a consumer does;
+/// offsets must increase. Compressed batches are skipped over.
+fn read_all(log: &PartitionLog) -> Vec<Row> {
+    let (mut offset, end) = (log.log_start_offset(), log.log_end_offset());
+    let mut out: Vec<Row> = Vec::new();
+    while offset < end {
+        let read = log.read(offset, 1 << 20, end, true).unwrap();
+        let mut pos = 0;
+        let mut next = offset;
+        while let Some(h) = BatchHeader::parse(&read.records[pos..]) {
+            assert!(h.last_offset() >= offset, "batch {} ends before the offset {offset} read", h.base_offset);
+            for r in crate::records::parse(&read.records[pos..pos + h.size()]).unwrap_or_default() {
+                assert!(out.last().is_none_or(|last| last.0 < r.offset), "offsets increase");
+                out.push(row(r.offset, r.key, r.value));
+            }
+            next = h.last_offset() + 1;
+            pos += h.size();
+        }
+        assert!(next > offset, "a read at {offset} made no progress");
+        offset = next;
+    }
+    out
+}
+
+fn leftovers(dir: &Path) -> Vec<String> {
+    let names = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap());
+    names.filter(|n| n.ends_with(".cleaned")).collect()
+}
+
+#[test]
+fn compaction_keeps_the_latest_record_of_each_key_and_offsets_stay_put() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), compacted(), false);
+    let mut all: Vec<Row> = Vec::new();
+    for i in 0..26 {
+        let keys: Vec<String> = (0..3).map(|j| format!("k{}", (i * 3 + j) % 7)).collect();
+        let values: Vec<String> = (0..3).map(|j| format!("v{i}.{j}")).collect();
+        let records: Vec<(&str, Option<&str>)> =
+            keys.iter().zip(&values).map(|(k, v)| (k.as_str(), Some(v.as_str()))).collect();
+        let out = log.append(&mut keyed(1_000 + i, &records), 0, 0).unwrap();
+        all.extend(
+            (0..3).map(|j| {
+                row(out.base_offset + j, Some(keys[j as usize].as_bytes()), Some(values[j as usize].as_bytes()))
+            }),
+        );
+        if i % 4 == 3 {
+            log.roll().unwrap();
+        }
+    }
+    let (start, end, active) = (log.log_start_offset(), log.log_end_offset(), log.active().base_offset());
+    let mut latest = std::collections::HashMap::new();
+    for r in all.iter().filter(|r| r.0 < active) {
+        latest.insert(r.1.clone(), r.0);
+    }
+    let expected: Vec<Row> = all.iter().filter(|r| r.0 >= active || latest[&r.1] == r.0).cloned().collect();
+    let size = log.size_bytes();
+
+    let out = log.compact(10_000).unwrap();
+    assert!(out.segments_rewritten > 0);
+    assert_eq!(out.records_removed as usize, all.len() - expected.len());
+    assert!(out.bytes_after < out.bytes_before);
+    assert_eq!(size - log.size_bytes(), out.bytes_before - out.bytes_after);
+    assert_eq!((log.log_start_offset(), log.log_end_offset(), log.segments[0].base_offset()), (start, end, 0));
+    assert_eq!(read_all(&log), expected);
+    for offset in start..end {
+        let read = log.read(offset, 1, end, true).unwrap();
+        let first = crate::records::parse(&read.records[..BatchHeader::parse(&read.records).unwrap().size()]).unwrap();
+        let got = first.into_iter().find(|r| r.offset >= offset).map(|r| row(r.offset, r.key, r.value));
+        assert_eq!(got.as_ref(), expected.iter().find(|r| r.0 >= offset), "read at {offset}");
+    }
+    assert!(leftovers(dir.path()).is_empty());
+
+    assert_eq!(log.compact(10_000).unwrap(), CompactionOutcome::default(), "nothing new since the last pass");
+    log.set_config(compacted());
+    assert_eq!(log.compact(10_000).unwrap().segments_rewritten, 0, "a second full pass finds nothing to drop");
+    assert_eq!(log.append(&mut keyed(0, &[("k1", Some("after"))]), 0, 0).unwrap().base_offset, end);
+}
+
+#[test]
+fn tombstones_outlive_delete_retention_ms_and_no_longer() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), compacted(), false);
+    log.append(&mut keyed(1_000, &[("a", Some("1")), ("b", Some("1"))]), 0, 0).unwrap();
+    log.append(&mut keyed(2_000, &[("a", None)]), 0, 0).unwrap();
+    log.roll().unwrap();
+    log.append(&mut keyed(5_000, &[("c", Some("1"))]), 0, 0).unwrap();
+
+    assert_eq!(log.compact(2_999).unwrap().records_removed, 1, "the value the tombstone hides");
+    let tombstone = row(2, Some(b"a"), None);
+    assert_eq!(read_all(&log), vec![row(1, Some(b"b"), Some(b"1")), tombstone, row(3, Some(b"c"), Some(b"1"))]);
+    assert_eq!(log.compact(2_999).unwrap(), CompactionOutcome::default());
+
+    let out = log.compact(3_000).unwrap();
+    assert_eq!((out.segments_rewritten, out.records_removed), (1, 1), "delete.retention.ms has passed");
+    assert_eq!(read_all(&log), vec![row(1, Some(b"b"), Some(b"1")), row(3, Some(b"c"), Some(b"1"))]);
+    assert_eq!((log.log_start_offset(), log.log_end_offset()), (0, 4));
+    assert_eq!(values(&log.read(2, 1 << 20, 4, true).unwrap().records), vec![(3, 5_000)], "offset 2 is gone");
+}
+
+#[test]
+fn the_active_segment_is_never_compacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), compacted(), false);
+    log.append(&mut keyed(0, &[("k", Some("old"))]), 0, 0).unwrap();
+    log.roll().unwrap();
+    log.append(&mut keyed(0, &[("k", Some("new")), ("k", Some("newer")), ("t", None)]), 0, 0).unwrap();
+    let active = dir.path().join(segment::file_name(1, segment::LOG_SUFFIX));
+    let bytes = std::fs::read(&active).unwrap();
+    assert_eq!(log.compact(1 << 40).unwrap(), CompactionOutcome::default());
+    assert_eq!(std::fs::read(&active).unwrap(), bytes);
+    assert_eq!(read_all(&log).len(), 4, "only the active segment supersedes the old value");
+}
+
+#[test]
+fn compaction_leaves_delete_only_poisoned_and_retired_logs_alone() {
+    for state in ["delete", "poisoned", "retired"] {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = if state == "delete" { config() } else { compacted() };
+        let mut log = open(dir.path(), cfg, false);
+        log.append(&mut keyed(0, &[("k", Some("1")), ("k", Some("2"))]), 0, 0).unwrap();
+        log.roll().unwrap();
+        match state {
+            "poisoned" => log.poison(),
+            "retired" => log.retire(),
+            _ => {}
+        }
+        assert_eq!(log.compact(1 << 40).unwrap(), CompactionOutcome::default(), "{state}");
+        assert_eq!(read_all(&log).len(), 2, "{state}");
+    }
+}
+
+#[test]
+fn keyless_records_are_refused_on_compacted_topics_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), compacted(), false);
+    match log.append(&mut simple(0, 2), 0, 0) {
+        Err(LogError::InvalidRecord(why)) => {
+            assert!(why.starts_with("Compacted topic cannot accept message without key"), "{why}")
+        }
+        other => panic!("a keyless batch was not refused: {other:?}"),
+    }
+    let mixed = [
+        Record { key: Some(b"k"), value: Some(b"v"), timestamp_delta: 0 },
+        Record { key: None, value: Some(b"v"), timestamp_delta: 1 },
+    ];
+    let refused = log.append(&mut build(0, &mixed, Producer::default()), 0, 0);
+    assert!(matches!(refused, Err(LogError::InvalidRecord(_))), "one keyless record refuses the batch");
+    assert_eq!(log.log_end_offset(), 0);
+    assert_eq!(log.append(&mut keyed(0, &[("k", Some("v"))]), 0, 0).unwrap().base_offset, 0);
+    let out = log.append(&mut compressed(simple(0, 2)), 0, 0).unwrap();
+    assert_eq!(out.base_offset, 1, "a compressed batch cannot be opened, so it is taken as it is");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), config(), false);
+    assert_eq!(log.append(&mut simple(0, 2), 0, 0).unwrap().last_offset, 1, "delete topics take keyless records");
+}
+
+#[test]
+fn compressed_batches_are_kept_whole_and_guard_older_tombstones() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), compacted(), false);
+    log.append(&mut keyed(500, &[("c", Some("1"))]), 0, 0).unwrap();
+    log.append(&mut compressed(keyed(1_000, &[("a", Some("old")), ("b", Some("old"))])), 0, 0).unwrap();
+    log.append(&mut keyed(2_000, &[("a", Some("new")), ("c", Some("2"))]), 0, 0).unwrap();
+    log.append(&mut keyed(3_000, &[("b", None)]), 0, 0).unwrap();
+    log.roll().unwrap();
+    log.append(&mut keyed(9_000, &[("z", Some("1"))]), 0, 0).unwrap();
+    let stored = log.read(1, 1 << 20, 3, true).unwrap().records;
+
+    let out = log.compact(1 << 40).unwrap();
+    assert_eq!((out.segments_rewritten, out.records_removed), (1, 1), "only c=1 goes");
+    assert_eq!(
+        log.read(1, 1 << 20, 3, true).unwrap().records,
+        stored,
+        "the compressed batch is byte for byte the same"
+    );
+    assert_eq!(
+        read_all(&log),
+        vec![
+            row(3, Some(b"a"), Some(b"new")),
+            row(4, Some(b"c"), Some(b"2")),
+            row(5, Some(b"b"), None),
+            row(6, Some(b"z"), Some(b"1")),
+        ],
+        "the tombstone of b stays: the compressed batch may hold an older b"
+    );
+}
+
+#[test]
+fn a_segment_left_empty_is_deleted_unless_it_is_the_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), compacted(), false);
+    log.append(&mut keyed(0, &[("a", Some("1")), ("b", Some("1"))]), 0, 0).unwrap();
+    log.roll().unwrap();
+    log.append(&mut keyed(0, &[("c", Some("1"))]), 0, 0).unwrap();
+    log.roll().unwrap();
+    log.append(&mut keyed(0, &[("a", Some("2")), ("b", Some("2")), ("c", Some("2"))]), 0, 0).unwrap();
+    log.roll().unwrap();
+    log.append(&mut keyed(0, &[("d", Some("1"))]), 0, 0).unwrap();
+
+    let out = log.compact(0).unwrap();
+    assert_eq!((out.segments_rewritten, out.segments_removed, out.records_removed), (2, 1, 3));
+    let bases: Vec<i64> = log.segments.iter().map(Segment::base_offset).collect();
+    assert_eq!(bases, vec![0, 3, 6]);
+    assert_eq!((log.segments[0].size(), log.log_start_offset(), log.log_end_offset()), (0, 0, 7));
+    assert!(!dir.path().join(segment::file_name(2, segment::LOG_SUFFIX)).exists());
+    let expected = vec![
+        row(3, Some(b"a"), Some(b"2")),
+        row(4, Some(b"b"), Some(b"2")),
+        row(5, Some(b"c"), Some(b"2")),
+        row(6, Some(b"d"), Some(b"1")),
+    ];
+    assert_eq!(read_all(&log), expected);
+    assert_eq!(values(&log.read(2, 1 << 20, 7, true).unwrap().records)[0].0, 3, "the removed range reads on");
+    log.close().unwrap();
+    drop(log);
+    let log = open(dir.path(), compacted(), true);
+    assert_eq!((log.segment_count(), log.log_start_offset(), log.log_end_offset()), (3, 0, 7));
+    assert_eq!(read_all(&log), expected);
+}
+
+#[test]
+fn compaction_survives_a_clean_restart_a_crash_and_lost_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), compacted(), false);
+    for i in 0..40 {
+        let key = format!("k{}", i % 6);
+        let value = format!("v{i}");
+        log.append(&mut keyed(i, &[(key.as_str(), Some(value.as_str())), ("same", Some(value.as_str()))]), 0, 0)
+            .unwrap();
+        if i % 10 == 9 {
+            log.roll().unwrap();
+        }
+    }
+    log.append(&mut keyed(40, &[("tail", Some("1"))]), 0, 0).unwrap();
+    assert!(log.compact(100).unwrap().records_removed > 0);
+    let (after, end, segments) = (read_all(&log), log.log_end_offset(), log.segment_count());
+    log.close().unwrap();
+    drop(log);
+
+    let log = open(dir.path(), compacted(), true);
+    assert_eq!((read_all(&log), log.log_end_offset(), log.segment_count()), (after.clone(), end, segments));
+    for s in &log.segments {
+        assert!(dir.path().join(segment::file_name(s.base_offset(), segment::INDEX_SUFFIX)).exists());
+    }
+    drop(log); // a crash
+
+    let log = open(dir.path(), compacted(), false);
+    assert_eq!((read_all(&log), log.log_end_offset()), (after.clone(), end));
+    let first = log.segments[1].base_offset();
+    let size = log.size_bytes();
+    drop(log);
+    for suffix in [segment::INDEX_SUFFIX, segment::TIME_INDEX_SUFFIX] {
+        std::fs::remove_file(dir.path().join(segment::file_name(first, suffix))).unwrap();
+    }
+    let mut log = open(dir.path(), compacted(), true);
+    assert_eq!((read_all(&log), log.size_bytes()), (after, size), "rebuilt indexes, nothing cut");
+    assert_eq!(log.compact(100).unwrap().records_removed, 0);
+    assert_eq!(log.append(&mut keyed(41, &[("k0", Some("x"))]), 0, 0).unwrap().base_offset, end);
+}
+
+#[test]
+fn a_leftover_cleaned_file_is_deleted_on_open_and_the_log_is_intact() {
+    for clean in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut log = open(dir.path(), compacted(), false);
+        log.append(&mut keyed(0, &[("a", Some("1")), ("a", Some("2"))]), 0, 0).unwrap();
+        log.roll().unwrap();
+        log.append(&mut keyed(0, &[("b", Some("1"))]), 0, 0).unwrap();
+        let before = read_all(&log);
+        if clean {
+            log.close().unwrap();
+        }
+        drop(log);
+        // A crash while the first segment was being rewritten, before the rename.
+        let cleaned = dir.path().join(format!("{}.cleaned", segment::file_name(0, segment::LOG_SUFFIX)));
+        std::fs::write(&cleaned, &keyed(0, &[("a", Some("2"))])[..40]).unwrap();
+        let mut log = open(dir.path(), compacted(), clean);
+        assert!(!cleaned.exists(), "clean: {clean}");
+        assert_eq!(read_all(&log), before);
+        assert_eq!(log.compact(0).unwrap().records_removed, 1);
+        assert!(leftovers(dir.path()).is_empty());
+    }
+}
+
+#[test]
+fn thinned_batches_keep_their_producer_fields_and_span() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), compacted(), false);
+    let producer = |base_sequence| Producer { id: 7, epoch: 0, base_sequence };
+    log.append(&mut keyed_from(100, &[("a", Some("1")), ("b", Some("1"))], producer(0)), 3, 0).unwrap();
+    log.append(&mut keyed_from(200, &[("a", Some("2"))], producer(2)), 3, 0).unwrap();
+    log.roll().unwrap();
+    assert_eq!(log.compact(0).unwrap().records_removed, 1);
+    let read = log.read(0, 1 << 20, 3, true).unwrap().records;
+    let h = BatchHeader::parse(&read).unwrap();
+    assert_eq!(
+        (h.base_offset, h.last_offset_delta, h.record_count, h.leader_epoch, h.producer_id, h.base_sequence),
+        (0, 1, 1, 3, 7, 0)
+    );
+    assert_eq!((h.base_timestamp, h.max_timestamp), (100, 101));
+    assert_eq!(values(&read), vec![(1, 101), (2, 200)]);
+    drop(log); // a crash: producer state comes back from the batch headers
+    let mut log = open(dir.path(), compacted(), false);
+    assert!(log.append(&mut keyed_from(200, &[("a", Some("2"))], producer(2)), 3, 0).unwrap().duplicate);
+    assert_eq!(log.append(&mut keyed_from(300, &[("a", Some("3"))], producer(3)), 3, 0).unwrap().base_offset, 3);
+}
