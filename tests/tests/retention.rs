@@ -78,8 +78,11 @@ fn segment_ms_rolls_the_active_segment() -> Result<()> {
     Ok(())
 }
 
-/// Every record from `from` up to the high watermark: (offset, key, value).
-fn read_all(client: &mut fjord_tests::RawClient, topic: &str) -> Result<Vec<(i64, Vec<u8>, Option<Vec<u8>>)>> {
+/// A record read back: offset, key, value (`None`: a tombstone).
+type Stored = (i64, Vec<u8>, Option<Vec<u8>>);
+
+/// Every record from the log start up to the high watermark.
+fn read_all(client: &mut fjord_tests::RawClient, topic: &str) -> Result<Vec<Stored>> {
     let mut out = Vec::new();
     let mut offset = list_offset(client, topic, EARLIEST)?.1;
     let end = list_offset(client, topic, LATEST)?.1;
