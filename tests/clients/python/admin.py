@@ -6,20 +6,15 @@ by time), DescribeCluster and DeleteTopics. Exits 1 on the first mismatch.
 """
 
 import argparse
-import sys
 import warnings
 
 from confluent_kafka import KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import (AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ConfigSource,
                                    NewPartitions, NewTopic, OffsetSpec, ResourceType)
 
+from checks import check
+
 WEEK_MS = "604800000"
-
-
-def check(condition, message):
-    if not condition:
-        print(f"FAIL: {message}", flush=True)
-        sys.exit(1)
 
 
 def describe(admin, resource):

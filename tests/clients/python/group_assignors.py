@@ -13,26 +13,17 @@ must equal the high watermarks; after both consumers close the group is Empty. P
 """
 
 import argparse
-import sys
 import time
 
 from confluent_kafka import (ConsumerGroupState, ConsumerGroupTopicPartitions, Consumer, KafkaException, Producer,
                              TopicPartition)
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from checks import check, fail
+
 PARTITIONS = 6
 COUNT = 600
 NAMES = ("c1", "c2")
-
-
-def fail(message):
-    print(f"FAIL: {message}", flush=True)
-    sys.exit(1)
-
-
-def check(condition, message):
-    if not condition:
-        fail(message() if callable(message) else message)
 
 
 def produce(bootstrap, topic, numbers, delivered):

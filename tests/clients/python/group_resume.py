@@ -26,25 +26,16 @@ Prints one "ok ..." line; exits 1 with "FAIL: ..." on the first mismatch.
 
 import argparse
 import json
-import sys
 import time
 
 from confluent_kafka import (OFFSET_INVALID, TIMESTAMP_CREATE_TIME, Consumer, ConsumerGroupState,
                              ConsumerGroupTopicPartitions, KafkaError, KafkaException, Producer, TopicPartition)
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from checks import check, fail
+
 PARTITIONS = 2
 COUNT = 200
-
-
-def fail(message):
-    print(f"FAIL: {message}", flush=True)
-    sys.exit(1)
-
-
-def check(condition, message):
-    if not condition:
-        fail(message() if callable(message) else message)
 
 
 def create_topic(admin, topic):

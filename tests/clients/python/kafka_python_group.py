@@ -10,25 +10,16 @@ then exactly the 10 records produced after it joined; its commit moves the group
 """
 
 import argparse
-import sys
 import time
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
+from checks import check, fail
+
 PARTITIONS = 2
 COUNT = 100
 MORE = 10
-
-
-def fail(message):
-    print(f"FAIL: {message}", flush=True)
-    sys.exit(1)
-
-
-def check(condition, message):
-    if not condition:
-        fail(message() if callable(message) else message)
 
 
 def main():

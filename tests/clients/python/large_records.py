@@ -4,15 +4,11 @@ The producer's own limit is raised so the broker, not the client, is the one tha
 """
 
 import argparse
-import sys
 import time
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
-
-def fail(message):
-    print(f"FAIL: {message}", flush=True)
-    sys.exit(1)
+from checks import fail
 
 
 def produce(producer, topic, value):

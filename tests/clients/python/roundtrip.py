@@ -8,11 +8,12 @@ byte for byte, at contiguous offsets. Prints one summary line; exits 1 on any mi
 
 import argparse
 import functools
-import sys
 import time
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+
+from checks import fail
 
 PARTITIONS = 3
 
@@ -24,11 +25,6 @@ def record(i, codec):
     if i % 7 == 0:
         headers.append(("nothing", None))
     return key, value, headers
-
-
-def fail(message):
-    print(f"FAIL: {message}", flush=True)
-    sys.exit(1)
 
 
 def main():
