@@ -26,7 +26,7 @@ use fjord_meta::{Command, MetaError};
 use tokio::sync::{Notify, oneshot, watch};
 use uuid::Uuid;
 
-use crate::replica::now_ms;
+use crate::replica::{Partition, now_ms};
 use crate::{Broker, BrokerError};
 
 /// The internal topic holding committed offsets and group membership.
@@ -42,6 +42,7 @@ type Write = (i32, Bytes, Option<Bytes>);
 pub struct Groups {
     state: Mutex<State>,
     wake: Notify,
+    /// `offsets.topic.num.partitions`, for creating the topic; once it exists, its real count rules.
     partitions: i32,
 }
 
@@ -54,9 +55,8 @@ struct State {
 }
 
 impl State {
-    /// Delivers the replies among `actions`; returns the records the rest ask to write.
-    fn deliver(&mut self, actions: Vec<Action>, partitions: i32) -> Vec<Write> {
-        let mut writes = Vec::new();
+    /// Delivers the replies among `actions`; adds the records the rest ask to write.
+    fn deliver(&mut self, actions: Vec<Action>, partitions: i32, writes: &mut Vec<Write>) {
         for action in actions {
             match action {
                 Action::Reply(id, reply) => {
@@ -75,7 +75,6 @@ impl State {
                 }
             }
         }
-        writes
     }
 
     fn waiter(&mut self) -> (ReplyId, oneshot::Receiver<Reply>) {
@@ -86,12 +85,16 @@ impl State {
     }
 }
 
-/// Kafka's placement of a group: Java's `String.hashCode` of the id, made non-negative, modulo
-/// the partition count — so a group lands where Kafka would put it.
+/// Kafka's placement of a group: `Utils.abs(groupId.hashCode()) % partitions`, with Java's
+/// `String.hashCode` — so a group lands where Kafka would put it.
 pub fn partition_for(group: &str, partitions: i32) -> i32 {
     let hash = group.encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)));
-    (hash & 0x7fff_ffff) % partitions.max(1)
+    let abs = if hash == i32::MIN { 0 } else { hash.abs() };
+    abs % partitions.max(1)
 }
+
+/// Records appended to `__consumer_offsets` that an fsync must still cover: partition, end offset.
+type Pending = Vec<(Arc<Partition>, i64)>;
 
 impl Groups {
     pub fn new(config: fjord_group::Config, partitions: i32) -> Self {
@@ -111,20 +114,32 @@ impl Groups {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Runs `f` against the coordinator, delivers what it answered, and returns `f`'s value with
-    /// the records to persist. The timer task is woken: the request may have set a new deadline.
-    fn run<T>(&self, f: impl FnOnce(&mut State) -> (T, Vec<Action>)) -> (T, Vec<Write>) {
-        let done = self.apply(f);
+    /// Runs `f` against the coordinator and caches (it may add records to write), delivers what
+    /// the coordinator answered, and appends every record — all under the lock, so the log holds
+    /// changes in the order they were made. Returns `f`'s value and what still needs an fsync.
+    /// The timer task is woken: the request may have set a new deadline.
+    fn run<T>(
+        &self,
+        broker: &Broker,
+        f: impl FnOnce(&mut State, &mut Vec<Write>) -> (T, Vec<Action>),
+    ) -> (T, Result<Pending, BrokerError>) {
+        let done = self.apply(broker, f);
         self.wake.notify_one();
         done
     }
 
     /// [`Groups::run`] without waking the timer task (which is the caller).
-    fn apply<T>(&self, f: impl FnOnce(&mut State) -> (T, Vec<Action>)) -> (T, Vec<Write>) {
+    fn apply<T>(
+        &self,
+        broker: &Broker,
+        f: impl FnOnce(&mut State, &mut Vec<Write>) -> (T, Vec<Action>),
+    ) -> (T, Result<Pending, BrokerError>) {
         let mut state = self.lock();
-        let (value, actions) = f(&mut state);
-        let writes = state.deliver(actions, self.partitions);
-        (value, writes)
+        let mut writes = Vec::new();
+        let (value, actions) = f(&mut state, &mut writes);
+        state.deliver(actions, offsets_partitions(broker), &mut writes);
+        let pending = append(broker, writes);
+        (value, pending)
     }
 
     /// Reads a value out of the coordinator and caches.
@@ -132,6 +147,11 @@ impl Groups {
         let state = self.lock();
         f(&state.coordinator, &state.offsets)
     }
+}
+
+/// The partition count of `__consumer_offsets`: the topic's own once it exists.
+fn offsets_partitions(broker: &Broker) -> i32 {
+    broker.image().topic(OFFSETS_TOPIC).map_or(broker.groups.partitions, |t| t.partitions.len() as i32)
 }
 
 /// Creates `__consumer_offsets` on first use, as Kafka does.
@@ -155,34 +175,43 @@ pub async fn ensure_topic(broker: &Broker) -> Result<(), BrokerError> {
     }
 }
 
-/// Appends records to `__consumer_offsets` and makes them durable.
-async fn write(broker: &Broker, writes: Vec<Write>) -> Result<(), BrokerError> {
+/// Appends records to `__consumer_offsets`, one batch per partition, without waiting for disk.
+fn append(broker: &Broker, writes: Vec<Write>) -> Result<Pending, BrokerError> {
     if writes.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
     let mut by_partition: BTreeMap<i32, Vec<(Bytes, Option<Bytes>)>> = BTreeMap::new();
     for (p, key, value) in writes {
         by_partition.entry(p).or_default().push((key, value));
     }
     let now = now_ms();
+    let mut pending = Vec::with_capacity(by_partition.len());
     for (index, entries) in by_partition {
         let partition = broker.replicas.partition(OFFSETS_TOPIC, index).ok_or(BrokerError::UnknownTopicOrPartition)?;
         let records: Vec<Record<'_>> =
             entries.iter().map(|(k, v)| Record { key: Some(k), value: v.as_deref(), timestamp_delta: 0 }).collect();
         let mut batch = records::build(now, &records, Producer::default());
         let outcome = partition.append(&mut batch, now)?;
-        if broker.config.flush_every_ack {
-            partition.sync_to(outcome.last_offset + 1).await?;
-        }
+        pending.push((partition, outcome.last_offset + 1));
     }
     broker.replicas.notify_append();
+    Ok(pending)
+}
+
+/// Makes appended records durable, like an acks=all write.
+async fn sync(broker: &Broker, pending: Result<Pending, BrokerError>) -> Result<(), BrokerError> {
+    for (partition, upto) in pending? {
+        if broker.config.flush_every_ack {
+            partition.sync_to(upto).await?;
+        }
+    }
     Ok(())
 }
 
 /// Persists what the coordinator asked for; a failure is logged (the group's state in memory
 /// stays right, and the next change writes it again).
-async fn persist(broker: &Broker, writes: Vec<Write>) {
-    if let Err(e) = write(broker, writes).await {
+async fn persist(broker: &Broker, pending: Result<Pending, BrokerError>) {
+    if let Err(e) = sync(broker, pending).await {
         tracing::error!(error = %e, "persisting group state failed");
     }
 }
@@ -195,23 +224,23 @@ fn unavailable(e: BrokerError) -> GroupError {
 pub async fn join(broker: &Broker, req: fjord_group::JoinRequest) -> fjord_group::JoinOutcome {
     let member = req.member_id.clone();
     ensure_topic(broker).await.map_err(|e| (unavailable(e), member.clone()))?;
-    let (rx, writes) = broker.groups.run(|st| {
+    let (rx, pending) = broker.groups.run(broker, |st, _| {
         let (id, rx) = st.waiter();
         (rx, st.coordinator.join(id, req, now_ms()))
     });
-    persist(broker, writes).await;
+    persist(broker, pending).await;
     match rx.await {
         Ok(Reply::Join(outcome)) => outcome,
         _ => Err((GroupError::CoordinatorNotAvailable, member)),
     }
 }
 
-pub async fn sync(broker: &Broker, req: fjord_group::SyncRequest) -> Result<fjord_group::SyncResult, GroupError> {
-    let (rx, writes) = broker.groups.run(|st| {
+pub async fn sync_group(broker: &Broker, req: fjord_group::SyncRequest) -> Result<fjord_group::SyncResult, GroupError> {
+    let (rx, pending) = broker.groups.run(broker, |st, _| {
         let (id, rx) = st.waiter();
         (rx, st.coordinator.sync(id, req, now_ms()))
     });
-    persist(broker, writes).await;
+    persist(broker, pending).await;
     match rx.await {
         Ok(Reply::Sync(outcome)) => outcome,
         _ => Err(GroupError::CoordinatorNotAvailable),
@@ -219,49 +248,53 @@ pub async fn sync(broker: &Broker, req: fjord_group::SyncRequest) -> Result<fjor
 }
 
 pub fn heartbeat(broker: &Broker, req: &fjord_group::HeartbeatRequest) -> Result<(), GroupError> {
-    broker.groups.run(|st| (st.coordinator.heartbeat(req, now_ms()), Vec::new())).0
+    let mut state = broker.groups.lock();
+    state.coordinator.heartbeat(req, now_ms())
 }
 
 pub async fn leave(broker: &Broker, group: &str, members: Vec<fjord_group::LeavingMember>) -> Reply {
-    let (reply, writes) = broker.groups.run(|st| st.coordinator.leave(group, members, now_ms()));
-    persist(broker, writes).await;
+    let (reply, pending) = broker.groups.run(broker, |st, _| st.coordinator.leave(group, members, now_ms()));
+    persist(broker, pending).await;
     reply
 }
 
-/// OffsetCommit: checked against the group, written and fsynced, then visible to OffsetFetch.
+/// OffsetCommit: checked against the group, appended and applied to the cache in one step (so
+/// the cache and the log agree on the order of commits), then fsynced before the answer.
 pub async fn commit(
     broker: &Broker,
     req: &fjord_group::CommitRequest,
     entries: Vec<(String, i32, Committed)>,
 ) -> Result<(), BrokerError> {
     ensure_topic(broker).await.map_err(|e| BrokerError::Group(unavailable(e)))?;
-    broker.groups.run(|st| (st.coordinator.check_commit(req, now_ms()), Vec::new())).0?;
-    let p = partition_for(&req.group_id, broker.groups.partitions);
-    let writes = entries
-        .iter()
-        .map(|(topic, partition, c)| {
-            (p, offsets::offset_key(&req.group_id, topic, *partition), Some(offsets::offset_value(c)))
-        })
-        .collect();
-    write(broker, writes).await?;
-    let mut state = broker.groups.lock();
-    for (topic, partition, c) in entries {
-        state.offsets.commit(&req.group_id, &topic, partition, c);
-    }
-    Ok(())
+    let p = partition_for(&req.group_id, offsets_partitions(broker));
+    let (checked, pending) = broker.groups.run(broker, |st, writes| {
+        if let Err(e) = st.coordinator.check_commit(req, now_ms()) {
+            return (Err(e), Vec::new());
+        }
+        for (topic, partition, c) in &entries {
+            writes.push((p, offsets::offset_key(&req.group_id, topic, *partition), Some(offsets::offset_value(c))));
+            st.offsets.commit(&req.group_id, topic, *partition, c.clone());
+        }
+        (Ok(()), Vec::new())
+    });
+    checked?;
+    sync(broker, pending).await
 }
 
 /// DeleteGroups for one group: its membership and all its offsets go.
 pub async fn delete_group(broker: &Broker, group: &str) -> Result<(), BrokerError> {
-    let p = partition_for(group, broker.groups.partitions);
-    let (deleted, writes) = broker.groups.run(|st| match st.coordinator.delete(group) {
-        Ok(actions) => (Ok(st.offsets.delete_group(group)), actions),
+    let p = partition_for(group, offsets_partitions(broker));
+    let (deleted, pending) = broker.groups.run(broker, |st, writes| match st.coordinator.delete(group) {
+        Ok(actions) => {
+            for (t, part) in st.offsets.delete_group(group) {
+                writes.push((p, offsets::offset_key(group, &t, part), None));
+            }
+            (Ok(()), actions)
+        }
         Err(e) => (Err(e), Vec::new()),
     });
-    let keys = deleted?;
-    let mut writes = writes;
-    writes.extend(keys.into_iter().map(|(t, part)| (p, offsets::offset_key(group, &t, part), None)));
-    write(broker, writes).await
+    deleted?;
+    sync(broker, pending).await
 }
 
 /// OffsetDelete: drops committed offsets, except for topics a live member subscribes to.
@@ -270,14 +303,14 @@ pub async fn delete_offsets(
     group: &str,
     partitions: Vec<(String, i32)>,
 ) -> Result<Vec<(String, i32, Result<(), GroupError>)>, BrokerError> {
-    let p = partition_for(group, broker.groups.partitions);
-    let (results, writes) = broker.groups.run(|st| {
+    let p = partition_for(group, offsets_partitions(broker));
+    let (results, pending) = broker.groups.run(broker, |st, writes| {
         let Some(state) = st.coordinator.state(group) else {
             return (Err(GroupError::GroupIdNotFound(group.to_string())), Vec::new());
         };
         let subscribed =
             if state == GroupState::Empty { Vec::new() } else { subscribed_topics(&st.coordinator, group) };
-        let results: Vec<(String, i32, Result<(), GroupError>)> = partitions
+        let results = partitions
             .into_iter()
             .map(|(t, part)| {
                 if subscribed.contains(&t) {
@@ -285,6 +318,7 @@ pub async fn delete_offsets(
                     (t, part, Err(e))
                 } else {
                     st.offsets.delete(group, &t, part);
+                    writes.push((p, offsets::offset_key(group, &t, part), None));
                     (t, part, Ok(()))
                 }
             })
@@ -292,14 +326,30 @@ pub async fn delete_offsets(
         (Ok(results), Vec::new())
     });
     let results = results?;
-    let mut writes = writes;
-    for (t, part, r) in &results {
-        if r.is_ok() {
-            writes.push((p, offsets::offset_key(group, t, *part), None));
-        }
-    }
-    write(broker, writes).await?;
+    sync(broker, pending).await?;
     Ok(results)
+}
+
+/// Forgets every group's offsets for a deleted topic, so that a topic re-created under the same
+/// name starts without them.
+pub async fn forget_topic(broker: &Broker, topic: &str) {
+    if broker.image().topic(OFFSETS_TOPIC).is_none() {
+        return;
+    }
+    let n = offsets_partitions(broker);
+    let ((), pending) = broker.groups.run(broker, |st, writes| {
+        let groups: Vec<String> = st.offsets.groups().map(str::to_string).collect();
+        for g in groups {
+            let doomed: Vec<i32> =
+                st.offsets.all(&g).into_iter().filter(|(t, _, _)| *t == topic).map(|(_, p, _)| p).collect();
+            for part in doomed {
+                st.offsets.delete(&g, topic, part);
+                writes.push((partition_for(&g, n), offsets::offset_key(&g, topic, part), None));
+            }
+        }
+        ((), Vec::new())
+    });
+    persist(broker, pending).await;
 }
 
 /// Topics the members of a live consumer group subscribe to, from their subscription metadata.
@@ -314,8 +364,7 @@ fn subscribed_topics(coordinator: &Coordinator, group: &str) -> Vec<String> {
         if metadata.len() < 2 {
             continue;
         }
-        let version = i16::from_be_bytes([metadata[0], metadata[1]]);
-        let _ = bytes::Buf::get_i16(&mut metadata);
+        let version = bytes::Buf::get_i16(&mut metadata);
         if let Ok(sub) = ConsumerProtocolSubscription::decode(&mut metadata, version.clamp(0, 3)) {
             topics.extend(sub.topics.iter().map(|t| t.to_string()));
         }
@@ -362,7 +411,7 @@ pub fn load(broker: &Broker) -> Result<(), BrokerError> {
     }
     let with_offsets: Vec<String> = store.groups().map(str::to_string).collect();
     for g in with_offsets {
-        state.coordinator.ensure_group(&g);
+        state.coordinator.ensure_group(&g, now);
     }
     state.offsets = store;
     tracing::info!(records, groups, "loaded consumer groups");
@@ -383,38 +432,41 @@ pub async fn run_timers(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
             _ = tokio::time::sleep(Duration::from_millis(wait as u64)) => {}
         }
         let now = now_ms();
-        let ((), mut writes) = broker.groups.apply(|st| ((), st.coordinator.tick(now)));
-        if now >= next_expiry {
+        let expire = now >= next_expiry;
+        if expire {
             next_expiry = now + EXPIRY_INTERVAL_MS;
-            writes.extend(expire_offsets(&broker, now));
         }
-        persist(&broker, writes).await;
+        let n = offsets_partitions(&broker);
+        let cutoff = now - broker.config.offsets_retention_ms;
+        let (expired, pending) = broker.groups.apply(&broker, |st, writes| {
+            let actions = st.coordinator.tick(now);
+            let expired = if expire { expire_offsets(st, cutoff, n, writes) } else { 0 };
+            (expired, actions)
+        });
+        if expired > 0 {
+            tracing::info!(offsets = expired, "expired committed offsets");
+        }
+        persist(&broker, pending).await;
     }
 }
 
-/// Offsets of groups without members, last committed longer ago than `offsets.retention.minutes`.
-fn expire_offsets(broker: &Broker, now: i64) -> Vec<Write> {
-    let cutoff = now - broker.config.offsets_retention_ms;
-    let mut state = broker.groups.lock();
+/// Offsets of groups without members that have been Empty, and uncommitted to, for longer than
+/// `offsets.retention.minutes` (Kafka's rule since KIP-211). Returns how many went.
+fn expire_offsets(state: &mut State, cutoff: i64, partitions: i32, writes: &mut Vec<Write>) -> usize {
     let groups: Vec<String> = state.offsets.groups().map(str::to_string).collect();
-    let mut writes = Vec::new();
+    let mut expired = 0;
     for g in groups {
-        if state.coordinator.state(&g).is_some_and(|s| s != GroupState::Empty) {
+        let Some(empty_since) = state.coordinator.empty_since(&g) else { continue };
+        if empty_since >= cutoff {
             continue;
         }
         for (topic, partition) in state.offsets.expired(&g, cutoff) {
             state.offsets.delete(&g, &topic, partition);
-            writes.push((
-                partition_for(&g, broker.groups.partitions),
-                offsets::offset_key(&g, &topic, partition),
-                None,
-            ));
+            writes.push((partition_for(&g, partitions), offsets::offset_key(&g, &topic, partition), None));
+            expired += 1;
         }
     }
-    if !writes.is_empty() {
-        tracing::info!(offsets = writes.len(), "expired committed offsets");
-    }
-    writes
+    expired
 }
 
 #[cfg(test)]
@@ -423,9 +475,11 @@ mod tests {
 
     #[test]
     fn groups_land_where_kafka_puts_them() {
-        // Java: ("my-group".hashCode() & 0x7fffffff) % 50 == 36; "".hashCode() == 0.
+        // Kafka: Utils.abs(groupId.hashCode()) % 50, with Java's String.hashCode.
         assert_eq!(partition_for("", 50), 0);
-        assert_eq!(partition_for("my-group", 50), 36);
+        assert_eq!(partition_for("my-group", 50), 12, "hashCode -1906497762");
+        assert_eq!(partition_for("consumer-group-with-a-long-name", 50), 48, "a negative hash");
+        assert_eq!(partition_for("polygenelubricants", 50), 0, "hashCode == Integer.MIN_VALUE");
         for g in ["a", "consumer-group-with-a-long-name", "ü-groupe"] {
             assert!((0..50).contains(&partition_for(g, 50)));
         }

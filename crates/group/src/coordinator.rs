@@ -79,9 +79,11 @@ impl Coordinator {
             if !req.member_id.is_empty() && req.group_instance_id.is_none() {
                 return Err(fail(GroupError::UnknownMemberId(req.member_id.clone())));
             }
-            self.groups.insert(req.group_id.clone(), Group::new(&req.group_id));
+            self.groups.insert(req.group_id.clone(), Group::new(&req.group_id, now));
         }
-        let new_id = format!("{}-{:x}-{}", req.client_id, now, self.next_member);
+        // Kafka strings are at most i16::MAX bytes: keep generated ids well inside that.
+        let client: String = req.client_id.chars().take(200).collect();
+        let new_id = format!("{client}-{:x}-{}", now, self.next_member);
         let group = self.groups.get_mut(&req.group_id).expect("inserted above");
         let ignoring = if req.member_id.is_empty() { None } else { Some(req.member_id.as_str()) };
         if !group.accepts(&req.protocol_type, &req.protocols, ignoring) {
@@ -152,7 +154,8 @@ impl Coordinator {
             m.last_seen_ms = now;
             changed
         };
-        if group.protocol_type.is_none() {
+        if group.members.len() == 1 && is_new {
+            // The first member of an empty group decides its protocol type afresh.
             group.protocol_type = Some(req.protocol_type.clone());
         }
 
@@ -220,7 +223,9 @@ impl Coordinator {
             GroupState::CompletingRebalance => {
                 let m = group.member_mut(&req.member_id).expect("checked");
                 m.last_seen_ms = now;
-                m.awaiting_sync = Some(reply);
+                if let Some(previous) = m.awaiting_sync.replace(reply) {
+                    out.push(Action::Reply(previous, Reply::Sync(Err(GroupError::RebalanceInProgress))));
+                }
                 if group.is_leader(&req.member_id) {
                     for m in &mut group.members {
                         m.assignment = req
@@ -289,7 +294,7 @@ impl Coordinator {
         let group = match self.groups.get_mut(&req.group_id) {
             Some(group) => group,
             None if admin => {
-                self.groups.insert(req.group_id.clone(), Group::new(&req.group_id));
+                self.groups.insert(req.group_id.clone(), Group::new(&req.group_id, now));
                 return Ok(());
             }
             None => return Err(GroupError::IllegalGeneration { got: req.generation_id, current: -1 }),
@@ -297,6 +302,10 @@ impl Coordinator {
         if admin && group.state == GroupState::Empty {
             return Ok(());
         }
+        // Before the member and generation checks, as Kafka's coordinator orders them: a member
+        // committing with the generation it had while the next one completes is told to finish
+        // the rebalance (retriable), not that its generation is illegal (which drops its
+        // partitions — and breaks cooperative rebalancing, where members keep consuming).
         if group.state == GroupState::CompletingRebalance {
             return Err(GroupError::RebalanceInProgress);
         }
@@ -369,7 +378,7 @@ impl Coordinator {
     /// Brings back a group persisted before a restart: Stable with its members and assignments
     /// (their sessions start now), or Empty.
     pub fn restore(&mut self, s: GroupSnapshot, now: i64) {
-        let mut group = Group::new(&s.group_id);
+        let mut group = Group::new(&s.group_id, now);
         group.protocol_type = Some(s.protocol_type).filter(|t| !t.is_empty());
         group.protocol_name = s.protocol_name;
         group.generation = s.generation_id;
@@ -391,7 +400,9 @@ impl Coordinator {
                 awaiting_sync: None,
             })
             .collect();
-        group.state = if group.members.is_empty() || group.protocol_name.is_none() {
+        // A generation whose leader never synced has no assignments to hand back: start empty.
+        let unassigned = group.members.iter().all(|m| m.assignment.is_empty());
+        group.state = if group.members.is_empty() || group.protocol_name.is_none() || unassigned {
             group.members.clear();
             GroupState::Empty
         } else {
@@ -401,8 +412,13 @@ impl Coordinator {
     }
 
     /// Makes a group known as Empty (a group that only has committed offsets).
-    pub fn ensure_group(&mut self, group_id: &str) {
-        self.groups.entry(group_id.to_string()).or_insert_with(|| Group::new(group_id));
+    pub fn ensure_group(&mut self, group_id: &str, now: i64) {
+        self.groups.entry(group_id.to_string()).or_insert_with(|| Group::new(group_id, now));
+    }
+
+    /// When a group without members became Empty (`None`: it has members, or is unknown).
+    pub fn empty_since(&self, group_id: &str) -> Option<i64> {
+        self.groups.get(group_id).filter(|g| g.state == GroupState::Empty).map(|g| g.empty_since_ms)
     }
 
     /// Applies every timer due by `now`: lapsed member ids, expired sessions, ended rebalance
@@ -586,6 +602,7 @@ fn maybe_complete_join(group: &mut Group, now: i64, out: &mut Vec<Action>) {
     group.rebalance_deadline = None;
     if group.members.is_empty() {
         group.state = GroupState::Empty;
+        group.empty_since_ms = now;
         group.protocol_name = None;
         group.leader = None;
         out.push(Action::Persist(snapshot(group)));
@@ -605,7 +622,7 @@ fn maybe_complete_join(group: &mut Group, now: i64, out: &mut Vec<Action>) {
     for (r, id) in waiting {
         out.push(Action::Reply(r, Reply::Join(Ok(join_result(group, &id)))));
     }
-    out.push(Action::Persist(snapshot(group)));
+    // Persisted once the leader's SyncGroup brings the assignments, as Kafka does.
 }
 
 fn join_result(group: &Group, member_id: &str) -> JoinResult {

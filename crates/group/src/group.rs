@@ -63,10 +63,12 @@ pub struct Group {
     pub initial_delay_until: Option<i64>,
     /// When the initial delay began: it is never extended past the rebalance timeout.
     pub initial_delay_started: Option<i64>,
+    /// When the group last became Empty: its offsets expire counting from here (KIP-211).
+    pub empty_since_ms: i64,
 }
 
 impl Group {
-    pub fn new(id: &str) -> Self {
+    pub fn new(id: &str, now: i64) -> Self {
         Self {
             id: id.to_string(),
             state: GroupState::Empty,
@@ -79,6 +81,7 @@ impl Group {
             rebalance_deadline: None,
             initial_delay_until: None,
             initial_delay_started: None,
+            empty_since_ms: now,
         }
     }
 

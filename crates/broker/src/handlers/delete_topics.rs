@@ -107,6 +107,7 @@ async fn delete(broker: &Broker, target: &Target) -> (Option<String>, Uuid, Resu
     let outcome = broker.propose(Command::DeleteTopic { name: name.clone() }).await.map(|_| ());
     if outcome.is_ok() {
         tracing::info!(topic = %name, id = %topic.id, "deleted topic");
+        crate::groups::forget_topic(broker, &name).await;
     }
     (Some(name), topic.id, outcome)
 }

@@ -20,7 +20,7 @@ pub async fn handle(broker: &Broker, _version: i16, request: SyncGroupRequest) -
         protocol_name: request.protocol_name.as_ref().map(|s| s.to_string()),
         assignments: request.assignments.iter().map(|a| (a.member_id.to_string(), a.assignment.clone())).collect(),
     };
-    match crate::groups::sync(broker, req).await {
+    match crate::groups::sync_group(broker, req).await {
         Ok(s) => SyncGroupResponse::default()
             .with_protocol_type(s.protocol_type.map(StrBytes::from_string))
             .with_protocol_name(s.protocol_name.map(StrBytes::from_string))

@@ -339,3 +339,36 @@ fn after_the_initial_delay_the_group_waits_only_for_its_members() {
     let next = c.next_deadline().unwrap();
     assert!(next > 100, "no deadline left in the past, or the timer would spin: {next}");
 }
+
+#[test]
+fn a_repeated_sync_answers_the_earlier_one() {
+    let mut c = coordinator(0);
+    let (m1, _) = join_new(&mut c, 1, &["range"], 0);
+    let (m2, _) = join_new(&mut c, 2, &["range"], 1);
+    c.join(3, join_req(&m1, &["range"]), 2);
+    assert!(c.sync(4, sync_req(&m2, 2, vec![]), 3).is_empty());
+    // The follower timed out client-side and syncs again: the first request is not left hanging.
+    assert_eq!(syncs(&c.sync(5, sync_req(&m2, 2, vec![]), 4)), vec![(4, Err(GroupError::RebalanceInProgress))]);
+    let a = c.sync(6, sync_req(&m1, 2, vec![(m2.clone(), Bytes::from_static(b"x"))]), 5);
+    assert_eq!(
+        syncs(&a).iter().map(|(r, _)| *r).collect::<Vec<_>>().len(),
+        2,
+        "the leader and the second sync are answered"
+    );
+}
+
+#[test]
+fn a_generation_that_never_synced_is_restored_empty_and_empty_time_is_kept() {
+    let mut c = coordinator(0);
+    let (m1, _) = join_new(&mut c, 1, &["range"], 0);
+    c.join(2, join_req(&m1, &["range"]), 0);
+    assert_eq!(c.state("g"), Some(GroupState::CompletingRebalance));
+    let unsynced = snapshot(c.group("g").unwrap());
+    let mut restarted = coordinator(0);
+    restarted.restore(unsynced, 500);
+    assert_eq!(restarted.state("g"), Some(GroupState::Empty), "no assignments to hand out");
+    assert_eq!(restarted.empty_since("g"), Some(500));
+    let (_, a) = c.leave("g", vec![LeavingMember { member_id: m1, group_instance_id: None }], 900);
+    assert!(a.iter().any(|x| matches!(x, Action::Persist(s) if s.members.is_empty())));
+    assert_eq!(c.empty_since("g"), Some(900));
+}
