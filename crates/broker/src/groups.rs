@@ -159,7 +159,12 @@ pub async fn ensure_topic(broker: &Broker) -> Result<(), BrokerError> {
     if broker.image().topic(OFFSETS_TOPIC).is_some() {
         return Ok(());
     }
-    let configs = BTreeMap::from([("cleanup.policy".to_string(), "compact".to_string())]);
+    // Compacted, in 100 MiB segments (Kafka's `offsets.topic.segment.bytes`) so the cleaner
+    // gets rolled segments to work on.
+    let configs = BTreeMap::from([
+        ("cleanup.policy".to_string(), "compact".to_string()),
+        ("segment.bytes".to_string(), (100 * 1024 * 1024).to_string()),
+    ]);
     let created = broker
         .propose(Command::CreateTopic {
             name: OFFSETS_TOPIC.to_string(),
