@@ -5,7 +5,9 @@
 //! The binary is the one cargo built beside the test executables (`make test` builds it first);
 //! `FJORD_BIN` overrides the path.
 
+pub mod http;
 pub mod raw;
+pub mod stream;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -48,6 +50,8 @@ pub fn repo_root() -> PathBuf {
 pub struct Broker {
     child: Option<Child>,
     pub addr: String,
+    /// The HTTP endpoint (`/metrics`, `/health`, `/ready`).
+    pub http: String,
     pub data: PathBuf,
     overrides: Vec<String>,
     file_limit: Option<u64>,
@@ -75,8 +79,8 @@ impl Broker {
         let tmp = tempfile::tempdir()?;
         let data = tmp.path().join("data");
         let overrides: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
-        let (child, addr) = spawn(&data, &overrides, file_limit)?;
-        Ok(Self { child: Some(child), addr, data, overrides, file_limit, _tmp: Some(tmp) })
+        let (child, addr, http) = spawn(&data, &overrides, file_limit)?;
+        Ok(Self { child: Some(child), addr, http, data, overrides, file_limit, _tmp: Some(tmp) })
     }
 
     /// The process id.
@@ -108,9 +112,10 @@ impl Broker {
         if self.child.is_some() {
             self.terminate()?;
         }
-        let (child, addr) = spawn(&self.data, &self.overrides, self.file_limit)?;
+        let (child, addr, http) = spawn(&self.data, &self.overrides, self.file_limit)?;
         self.child = Some(child);
         self.addr = addr;
+        self.http = http;
         Ok(())
     }
 
@@ -126,7 +131,8 @@ impl Drop for Broker {
     }
 }
 
-fn spawn(data: &Path, overrides: &[String], file_limit: Option<u64>) -> Result<(Child, String)> {
+/// Starts the binary; returns it with its Kafka and HTTP addresses.
+fn spawn(data: &Path, overrides: &[String], file_limit: Option<u64>) -> Result<(Child, String, String)> {
     let bin = fjord_bin();
     let mut cmd = match file_limit {
         None => Command::new(&bin),
@@ -141,12 +147,16 @@ fn spawn(data: &Path, overrides: &[String], file_limit: Option<u64>) -> Result<(
     };
     cmd.arg("serve")
         .args(["--override", "listeners=PLAINTEXT://127.0.0.1:0"])
+        .args(["--override", "http.listener=127.0.0.1:0"])
         .args(["--override", &format!("log.dirs={}", data.display())]);
     for o in overrides {
         cmd.args(["--override", o]);
     }
     let mut child = cmd
         .env("RUST_LOG", std::env::var("FJORD_TEST_LOG").unwrap_or_else(|_| "warn".into()))
+        // The broker reads FJORD_* variables as properties; these two are the test harness's.
+        .env_remove("FJORD_TEST_LOG")
+        .env_remove("FJORD_BIN")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -156,14 +166,17 @@ fn spawn(data: &Path, overrides: &[String], file_limit: Option<u64>) -> Result<(
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut lines = BufReader::new(stdout).lines();
+        let mut http = String::new();
         while let Some(Ok(line)) = lines.next() {
-            if let Some(addr) = line.strip_prefix("fjord listening on ") {
-                let _ = tx.send(addr.trim().to_string());
+            if let Some(addr) = line.strip_prefix("fjord http listening on ") {
+                http = addr.trim().to_string();
+            } else if let Some(addr) = line.strip_prefix("fjord listening on ") {
+                let _ = tx.send((addr.trim().to_string(), http.clone()));
             }
         }
     });
     match rx.recv_timeout(START_TIMEOUT) {
-        Ok(addr) => Ok((child, addr)),
+        Ok((addr, http)) => Ok((child, addr, http)),
         Err(_) => {
             let _ = child.kill();
             let status = child.wait()?;

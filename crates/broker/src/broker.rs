@@ -5,7 +5,10 @@ use std::sync::{Arc, Mutex};
 use fjord_meta::{Command, Metadata, MetadataImage, Outcome};
 use fjord_protocol::VersionTable;
 
+use tokio::sync::watch;
+
 use crate::replica::ReplicaManager;
+use crate::telemetry::Telemetry;
 use crate::{BrokerConfig, BrokerError};
 
 /// Producer ids reserved from the metadata log at a time.
@@ -22,6 +25,10 @@ pub struct Broker {
     pub groups: crate::groups::Groups,
     /// Host and port given to clients in Metadata.
     pub advertised: (String, u16),
+    /// Metric handles and live counts.
+    pub telemetry: Telemetry,
+    /// Becomes true when shutdown begins: long polls answer at once.
+    stop: watch::Receiver<bool>,
     producer_ids: Mutex<(i64, i64)>,
 }
 
@@ -31,6 +38,7 @@ impl Broker {
         meta: Arc<Metadata>,
         replicas: Arc<ReplicaManager>,
         advertised: (String, u16),
+        stop: watch::Receiver<bool>,
     ) -> Self {
         let groups = crate::groups::Groups::new(config.group.clone(), config.offsets_topic_partitions);
         Self {
@@ -40,8 +48,21 @@ impl Broker {
             versions: VersionTable::new(crate::handlers::APIS),
             groups,
             advertised,
+            telemetry: Telemetry::new(crate::handlers::APIS),
+            stop,
             producer_ids: Mutex::new((0, 0)),
         }
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_stopping(&self) -> bool {
+        *self.stop.borrow()
+    }
+
+    /// Completes when shutdown begins.
+    pub async fn stopped(&self) {
+        let mut stop = self.stop.clone();
+        let _ = stop.wait_for(|stopping| *stopping).await;
     }
 
     /// The current metadata image.

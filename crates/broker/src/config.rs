@@ -137,7 +137,29 @@ pub const PROPERTIES: &[PropertyDef] = &[
         default: "10000",
         doc: "Longest wait for in-flight requests on shutdown.",
     },
+    PropertyDef {
+        name: "http.listener",
+        default: "127.0.0.1:9644",
+        doc: "Address of the HTTP endpoint: /metrics (Prometheus), /health, /ready. Port 0 picks a free port; empty disables it.",
+    },
+    PropertyDef {
+        name: "log.format",
+        default: "pretty",
+        doc: "Log lines on stderr: pretty (human-readable) or json (one object per line).",
+    },
+    PropertyDef {
+        name: "log.level",
+        default: "info",
+        doc: "Log filter (a level, or directives like `info,fjord_broker=debug`); RUST_LOG, when set, wins.",
+    },
 ];
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
 
 /// The validated broker configuration.
 #[derive(Debug, Clone)]
@@ -153,6 +175,10 @@ pub struct BrokerConfig {
     pub flush_every_ack: bool,
     pub socket_request_max_bytes: usize,
     pub shutdown_timeout_ms: u64,
+    /// The HTTP endpoint's address; `None` when disabled.
+    pub http_listener: Option<SocketAddr>,
+    pub log_format: LogFormat,
+    pub log_level: String,
     /// Group coordinator settings (`group.*`).
     pub group: fjord_group::Config,
     pub offsets_topic_partitions: i32,
@@ -212,6 +238,16 @@ impl BrokerConfig {
                 1024..=i32::MAX as i64,
             )? as usize,
             shutdown_timeout_ms: parse_num("shutdown.timeout.ms", &get("shutdown.timeout.ms"), 0..=i64::MAX)? as u64,
+            http_listener: match get("http.listener").as_str() {
+                "" => None,
+                v => Some(parse_socket_addr("http.listener", v)?),
+            },
+            log_format: match get("log.format").as_str() {
+                "pretty" => LogFormat::Pretty,
+                "json" => LogFormat::Json,
+                v => return Err(invalid("log.format", v, "must be pretty or json")),
+            },
+            log_level: non_blank("log.level", &get("log.level"))?,
             group: fjord_group::Config {
                 initial_rebalance_delay_ms: parse_num(
                     "group.initial.rebalance.delay.ms",
@@ -391,10 +427,28 @@ fn split_listener(key: &str, value: &str) -> Result<(String, u16), ConfigError> 
 
 fn parse_listener(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
     let (host, port) = split_listener(key, value)?;
-    let host = if host.is_empty() { "0.0.0.0".to_string() } else { host };
+    socket_addr(key, value, &host, port)
+}
+
+/// `host:port` without a listener name (the HTTP endpoint).
+fn parse_socket_addr(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
+    let (host, port) = value.rsplit_once(':').ok_or_else(|| invalid(key, value, "expected host:port"))?;
+    let port: u16 = port.parse().map_err(|_| invalid(key, value, "port must be 0..=65535"))?;
+    socket_addr(key, value, host.trim_start_matches('[').trim_end_matches(']'), port)
+}
+
+fn socket_addr(key: &str, value: &str, host: &str, port: u16) -> Result<SocketAddr, ConfigError> {
+    let host = if host.is_empty() { "0.0.0.0" } else { host };
     let ip = if host == "localhost" { "127.0.0.1".parse().ok() } else { host.parse().ok() };
     let ip: std::net::IpAddr = ip.ok_or_else(|| invalid(key, value, "host must be an IP address or localhost"))?;
     Ok(SocketAddr::new(ip, port))
+}
+
+fn non_blank(key: &str, value: &str) -> Result<String, ConfigError> {
+    if value.trim().is_empty() {
+        return Err(invalid(key, value, "must not be empty"));
+    }
+    Ok(value.trim().to_string())
 }
 
 #[cfg(test)]

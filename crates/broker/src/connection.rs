@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::BytesMut;
 use fjord_protocol::frame::FrameDecoder;
@@ -29,6 +30,7 @@ const MAX_RESERVE: usize = 1 << 20;
 
 /// Serves one connection until the client leaves, sends garbage, or the broker stops.
 pub async fn serve(broker: Arc<Broker>, mut stream: TcpStream, peer: SocketAddr, mut stop: watch::Receiver<bool>) {
+    let _open = broker.telemetry.connection();
     let decoder = FrameDecoder::new(broker.config.socket_request_max_bytes);
     let mut buf = BytesMut::with_capacity(READ_CHUNK);
     loop {
@@ -92,18 +94,29 @@ async fn respond(
 ) -> Result<Outcome, fjord_protocol::ProtocolError> {
     match decoded {
         Decoded::Request(request) => {
+            let started = Instant::now();
             let (key, version, correlation_id) =
                 (request.api_key, request.header.request_api_version, request.header.correlation_id);
-            let span = tracing::debug_span!("request", api = ?key, version, correlation_id);
             let client = Client {
                 id: request.header.client_id.as_ref().map(|c| c.to_string()).unwrap_or_default(),
                 host: format!("/{}", peer.ip()),
             };
-            match crate::handlers::dispatch(broker, *request, &client).instrument(span).await {
-                Reply::Respond(body) => encode_response(key, version, correlation_id, &body).map(Outcome::Send),
+            let span =
+                tracing::debug_span!("request", api = ?key, version, correlation_id, client_id = %client.id, %peer);
+            let reply = crate::handlers::dispatch(broker, *request, &client).instrument(span.clone()).await;
+            let encoded = match &reply {
+                Reply::Respond(body) => encode_response(key, version, correlation_id, body).map(Outcome::Send),
                 Reply::Silent => Ok(Outcome::Nothing),
-                Reply::Close(why) => Ok(Outcome::Close(why)),
-            }
+                Reply::Close(why) => Ok(Outcome::Close(why.clone())),
+            };
+            let elapsed = started.elapsed();
+            let body = match &reply {
+                Reply::Respond(body) => Some(&**body),
+                _ => None,
+            };
+            broker.telemetry.request(key, version, elapsed, body);
+            tracing::debug!(parent: &span, duration_us = elapsed.as_micros() as u64, "request done");
+            encoded
         }
         Decoded::ApiVersionsFallback { correlation_id } => {
             let body = broker.versions.api_versions_response(ResponseError::UnsupportedVersion.code());

@@ -11,6 +11,7 @@
 //! - [`replica`]: the hosted partitions, kept in step with the metadata image.
 //! - [`broker`]: [`Broker`], the state every handler reads (config, metadata, replicas).
 //! - [`error`]: [`BrokerError`] and its one exhaustive mapping to Kafka error codes.
+//! - [`telemetry`]: metrics, the HTTP endpoint (`/metrics`, `/health`, `/ready`), lifecycle state.
 
 pub mod broker;
 pub mod config;
@@ -20,9 +21,10 @@ pub mod groups;
 pub mod handlers;
 pub mod replica;
 pub mod server;
+pub mod telemetry;
 pub mod topic_config;
 
 pub use broker::Broker;
 pub use config::{BrokerConfig, ConfigError, ConfigSources};
 pub use error::BrokerError;
-pub use server::RunningBroker;
+pub use server::{RunningBroker, Starting};

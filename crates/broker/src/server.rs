@@ -1,10 +1,11 @@
 //! Startup, background tasks and graceful shutdown of one broker.
 //!
-//! Start: open the node's RocksDB and the metadata, register this broker, bind the listener (so a
-//! port of 0 becomes a real one before anyone is told), open the partition logs (recovering them
-//! after an unclean stop), then accept clients. Shutdown: stop accepting, let every connection
-//! finish the request it is on (bounded by `shutdown.timeout.ms`), close the logs with an fsync
-//! and leave the clean-shutdown marker.
+//! Start: bind the HTTP endpoint (alive, not ready), open the node's RocksDB and the metadata,
+//! register this broker, bind the listener (so a port of 0 becomes a real one before anyone is
+//! told), open the partition logs (recovering them after an unclean stop), then accept clients and
+//! report ready. Shutdown: report not ready, stop accepting, let every connection finish the
+//! request it is on (long polls answer at once; bounded by `shutdown.timeout.ms`), close the logs
+//! with an fsync, leave the clean-shutdown marker, and stop the HTTP endpoint last.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,6 +17,8 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::replica::ReplicaManager;
+use crate::telemetry::Lifecycle;
+use crate::telemetry::http::Endpoint;
 use crate::topic_config::TopicDefaults;
 use crate::{Broker, BrokerConfig, BrokerError};
 
@@ -24,15 +27,49 @@ use crate::{Broker, BrokerConfig, BrokerError};
 pub struct RunningBroker {
     /// The address the Kafka listener is bound to.
     pub addr: SocketAddr,
+    /// The address of the HTTP endpoint, unless it is disabled.
+    pub http_addr: Option<SocketAddr>,
     pub broker: Arc<Broker>,
+    lifecycle: Arc<Lifecycle>,
+    http: Option<Endpoint>,
     stop: watch::Sender<bool>,
     accept: tokio::task::JoinHandle<JoinSet<()>>,
     background: JoinSet<()>,
 }
 
-impl RunningBroker {
-    /// Starts a broker with `config`.
-    pub async fn start(config: BrokerConfig) -> Result<Self, BrokerError> {
+/// A broker whose HTTP endpoint is up (answering `/ready` with 503) and whose logs are not
+/// opened yet: [`Starting::finish`] recovers them and starts serving.
+#[derive(Debug)]
+pub struct Starting {
+    config: BrokerConfig,
+    lifecycle: Arc<Lifecycle>,
+    http: Option<Endpoint>,
+}
+
+impl Starting {
+    /// Binds the HTTP endpoint (when `http.listener` is set).
+    pub async fn begin(config: BrokerConfig) -> Result<Self, BrokerError> {
+        let lifecycle = Arc::new(Lifecycle::default());
+        let http = match config.http_listener {
+            None => None,
+            Some(addr) => Some(
+                Endpoint::bind(addr, lifecycle.clone())
+                    .await
+                    .map_err(|e| BrokerError::Storage(format!("cannot listen for HTTP on {addr}: {e}")))?,
+            ),
+        };
+        Ok(Self { config, lifecycle, http })
+    }
+
+    /// The bound HTTP endpoint address.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(|h| h.addr)
+    }
+
+    /// Opens the node's RocksDB and the metadata, registers this broker, binds the Kafka listener,
+    /// opens (recovering) the partition logs, and starts serving.
+    pub async fn finish(self) -> Result<RunningBroker, BrokerError> {
+        let Self { config, lifecycle, http } = self;
         let started = std::time::Instant::now();
         let db_dir = config.data_dir.join("meta");
         std::fs::create_dir_all(&db_dir)
@@ -52,23 +89,43 @@ impl RunningBroker {
 
         let defaults = TopicDefaults::from_broker(&config)
             .map_err(|(k, v, why)| BrokerError::InvalidConfig(format!("{k}={v}: {why}")))?;
-        let replicas = Arc::new(ReplicaManager::open(&config.data_dir, config.node_id, defaults, db, &meta.image())?);
-        let broker = Arc::new(Broker::new(config, meta, replicas, advertised));
+        // Log recovery reads whole segments: off the async workers, so the HTTP endpoint answers.
+        let (data_dir, node_id, image) = (config.data_dir.clone(), config.node_id, meta.image());
+        let replicas =
+            tokio::task::spawn_blocking(move || ReplicaManager::open(&data_dir, node_id, defaults, db, &image))
+                .await
+                .map_err(|e| BrokerError::Storage(format!("opening the logs failed: {e}")))??;
+        let (stop, stop_rx) = watch::channel(false);
+        let broker = Arc::new(Broker::new(config, meta, Arc::new(replicas), advertised, stop_rx.clone()));
         crate::groups::load(&broker)?;
 
-        let (stop, stop_rx) = watch::channel(false);
         let mut background = JoinSet::new();
         background.spawn(follow_metadata(broker.clone(), stop_rx.clone()));
         background.spawn(retention(broker.clone(), stop_rx.clone()));
         background.spawn(crate::groups::run_timers(broker.clone(), stop_rx.clone()));
+        background.spawn(metrics_upkeep(stop_rx.clone()));
         let accept = tokio::spawn(accept_loop(listener, broker.clone(), stop_rx));
-        tracing::info!(%addr, node_id = broker.config.node_id, partitions = broker.replicas.all().len(), elapsed_ms = started.elapsed().as_millis() as u64, "broker ready");
-        Ok(Self { addr, broker, stop, accept, background })
+        if let Some(http) = &http {
+            http.attach(broker.clone());
+        }
+        lifecycle.serving();
+        tracing::info!(%addr, http = ?http.as_ref().map(|h| h.addr), node_id = broker.config.node_id, partitions = broker.replicas.all().len(), elapsed_ms = started.elapsed().as_millis() as u64, "broker ready");
+        let http_addr = http.as_ref().map(|h| h.addr);
+        Ok(RunningBroker { addr, http_addr, broker, lifecycle, http, stop, accept, background })
+    }
+}
+
+impl RunningBroker {
+    /// Starts a broker with `config`: [`Starting::begin`] then [`Starting::finish`].
+    pub async fn start(config: BrokerConfig) -> Result<Self, BrokerError> {
+        Starting::begin(config).await?.finish().await
     }
 
     /// Stops accepting, lets in-flight requests finish, closes the logs and marks a clean stop.
+    /// `/ready` answers 503 from the first moment; the HTTP endpoint stops last.
     pub async fn shutdown(mut self) -> Result<(), BrokerError> {
         tracing::info!("shutting down");
+        self.lifecycle.stopping();
         self.stop.send_replace(true);
         let mut connections = self.accept.await.map_err(|e| BrokerError::Storage(e.to_string()))?;
         let timeout = Duration::from_millis(self.broker.config.shutdown_timeout_ms);
@@ -81,7 +138,11 @@ impl RunningBroker {
             connections.shutdown().await;
         }
         self.background.shutdown().await;
-        self.broker.replicas.shutdown()?;
+        let closed = self.broker.replicas.shutdown();
+        if let Some(http) = self.http.take() {
+            http.stop().await;
+        }
+        closed?;
         tracing::info!("shutdown complete");
         Ok(())
     }
@@ -138,6 +199,17 @@ async fn retention(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
                 let replicas = broker.replicas.clone();
                 let _ = tokio::task::spawn_blocking(move || replicas.enforce_retention()).await;
             }
+        }
+    }
+}
+
+/// Keeps the metrics recorder's histogram storage bounded between scrapes.
+async fn metrics_upkeep(mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tick.tick() => crate::telemetry::prometheus().run_upkeep(),
         }
     }
 }

@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use fjord_broker::{BrokerConfig, ConfigSources, RunningBroker};
+use fjord_broker::config::LogFormat;
+use fjord_broker::{BrokerConfig, ConfigSources, Starting};
 
 #[derive(Debug, Parser)]
 #[command(name = "fjord", version, about = "A Kafka-compatible log broker")]
@@ -83,7 +84,10 @@ fn main() -> ExitCode {
             return ExitCode::from(CONFIG_ERROR);
         }
     };
-    init_tracing();
+    if let Err(e) = init_tracing(&config) {
+        eprintln!("fjord: invalid configuration: {e}");
+        return ExitCode::from(CONFIG_ERROR);
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -121,8 +125,13 @@ fn run_groups(args: GroupsArgs) -> ExitCode {
 }
 
 async fn serve(config: BrokerConfig) -> anyhow::Result<()> {
-    let broker = RunningBroker::start(config).await?;
-    // Tests and scripts wait for this line to learn the bound port.
+    let starting = Starting::begin(config).await?;
+    // Tests and scripts wait for these lines to learn the bound ports; the HTTP endpoint answers
+    // (/ready: 503) while the logs are recovered.
+    if let Some(addr) = starting.http_addr() {
+        println!("fjord http listening on {addr}");
+    }
+    let broker = starting.finish().await?;
     println!("fjord listening on {}", broker.addr);
     wait_for_signal().await?;
     broker.shutdown().await?;
@@ -140,8 +149,20 @@ async fn wait_for_signal() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+/// Log lines on stderr: RUST_LOG when set, else `log.level`; `log.format` picks the shape.
+fn init_tracing(config: &BrokerConfig) -> Result<(), String> {
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(directives) if !directives.trim().is_empty() => {
+            tracing_subscriber::EnvFilter::try_new(&directives).map_err(|e| format!("RUST_LOG='{directives}': {e}"))?
+        }
+        _ => tracing_subscriber::EnvFilter::try_new(&config.log_level)
+            .map_err(|e| format!("property 'log.level' = '{}': {e}", config.log_level))?,
+    };
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    match config.log_format {
+        LogFormat::Pretty => builder.init(),
+        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).init(),
+    }
+    Ok(())
 }

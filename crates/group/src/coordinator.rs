@@ -56,6 +56,11 @@ impl Coordinator {
         self.groups.get(id)
     }
 
+    /// Every group this coordinator holds.
+    pub fn groups(&self) -> impl Iterator<Item = &Group> {
+        self.groups.values()
+    }
+
     /// JoinGroup. Answered at once or, when the member must wait for the rebalance, later.
     pub fn join(&mut self, reply: ReplyId, req: JoinRequest, now: i64) -> Vec<Action> {
         let mut out = Vec::new();
@@ -597,6 +602,7 @@ fn maybe_complete_join(group: &mut Group, now: i64, out: &mut Vec<Action>) {
     }
     group.pending.clear();
     group.generation += 1;
+    group.rebalances += 1;
     group.initial_delay_until = None;
     group.initial_delay_started = None;
     group.rebalance_deadline = None;

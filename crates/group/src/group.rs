@@ -65,6 +65,8 @@ pub struct Group {
     pub initial_delay_started: Option<i64>,
     /// When the group last became Empty: its offsets expire counting from here (KIP-211).
     pub empty_since_ms: i64,
+    /// Rebalances completed since this broker started coordinating the group (for metrics).
+    pub rebalances: u64,
 }
 
 impl Group {
@@ -82,6 +84,7 @@ impl Group {
             initial_delay_until: None,
             initial_delay_started: None,
             empty_since_ms: now,
+            rebalances: 0,
         }
     }
 

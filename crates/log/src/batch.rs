@@ -159,6 +159,21 @@ pub fn validate(batch: &[u8]) -> Result<BatchHeader, LogError> {
     Ok(header)
 }
 
+/// Records in the whole batches at the start of `batches` (stored batches, already validated),
+/// read from their headers; a partial batch at the end is not counted.
+pub fn count_records(batches: &[u8]) -> u64 {
+    let mut pos = 0;
+    let mut records = 0u64;
+    while let Some(header) = BatchHeader::parse(&batches[pos..]) {
+        if header.batch_length <= 0 || pos + header.size() > batches.len() {
+            break;
+        }
+        records += header.record_count.max(0) as u64;
+        pos += header.size();
+    }
+    records
+}
+
 /// Splits a produce request's record set into batches, validating each one; every byte must
 /// belong to a batch. Returns each batch's start position and header.
 pub fn split(records: &[u8]) -> Result<Vec<(usize, BatchHeader)>, LogError> {
@@ -233,6 +248,15 @@ mod tests {
         let header = validate(&batch).unwrap();
         assert_eq!((header.record_count, header.last_offset_delta, header.max_timestamp), (3, 2, 1_002));
         assert_eq!(record_timestamps(&batch).unwrap(), vec![(0, 1_000), (1, 1_001), (2, 1_002)]);
+    }
+
+    #[test]
+    fn record_counts_come_from_whole_batches() {
+        let mut two = simple(1_000, 3);
+        two.extend(simple(2_000, 4));
+        assert_eq!(count_records(&two), 7);
+        assert_eq!(count_records(&two[..two.len() - 1]), 3, "a cut batch is not counted");
+        assert_eq!(count_records(&[]), 0);
     }
 
     #[test]

@@ -12,6 +12,7 @@
 //! - [`cleaner`]: log compaction (`cleanup.policy=compact`) — which records stay, and the
 //!   crash-safe rewrite of a segment.
 //! - [`error`]: the one error type, [`LogError`].
+//! - [`observe`]: the fsync count and latency the log reports to the metrics recorder.
 //!
 //! Nothing here knows the Kafka wire protocol or its error codes; the broker maps [`LogError`].
 
@@ -20,6 +21,7 @@ pub mod cleaner;
 pub mod config;
 pub mod error;
 pub mod index;
+pub mod observe;
 pub mod partition;
 pub mod producer;
 pub mod records;

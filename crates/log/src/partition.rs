@@ -74,7 +74,7 @@ pub struct FlushTarget {
 impl FlushTarget {
     pub fn sync(&self) -> std::io::Result<()> {
         match &self.file {
-            Some(f) => f.sync_data(),
+            Some(f) => crate::observe::fsync(|| f.sync_data()),
             None => Ok(()),
         }
     }

@@ -319,7 +319,8 @@ impl Segment {
 
     /// Makes the file's data durable.
     pub fn flush(&self) -> Result<()> {
-        self.file.sync_data().map_err(LogError::io(format!("fsync {}", self.log_path().display())))
+        crate::observe::fsync(|| self.file.sync_data())
+            .map_err(LogError::io(format!("fsync {}", self.log_path().display())))
     }
 
     /// A second handle on the file, for an fsync that runs outside the log's lock.

@@ -107,6 +107,7 @@ pub(super) mod tests {
         let mut props = BTreeMap::new();
         props.insert("listeners".to_string(), "PLAINTEXT://127.0.0.1:0".to_string());
         props.insert("log.dirs".to_string(), dir.display().to_string());
+        props.insert("http.listener".to_string(), "127.0.0.1:0".to_string());
         for (k, v) in extra {
             props.insert(k.to_string(), v.to_string());
         }

@@ -7,6 +7,7 @@
 //! (KIP-227) are never created: session id 0 tells clients to send full requests, which Kafka
 //! allows. v13+ name topics by id.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -17,6 +18,7 @@ use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse};
 use tokio::time::Instant;
 
 use super::topic_name;
+use crate::replica::Partition;
 use crate::{Broker, BrokerError};
 
 pub const API: ApiRange = ApiRange { key: ApiKey::Fetch, min: 4, max: 16 };
@@ -36,25 +38,37 @@ pub async fn handle(broker: &Broker, version: i16, request: FetchRequest) -> Fet
     let deadline = Instant::now() + Duration::from_millis(request.max_wait_ms.max(0) as u64);
     let min_bytes = request.min_bytes.max(0) as usize;
     let mut appends = broker.replicas.appends();
+    let mut waiting = None;
     loop {
         appends.borrow_and_update();
-        let (responses, bytes, any_error) = read_all(broker, version, &request);
-        if bytes >= min_bytes || any_error || Instant::now() >= deadline {
-            return FetchResponse::default().with_responses(responses);
+        let (responses, reads, any_error) = read_all(broker, version, &request);
+        let bytes: usize = reads.iter().map(|(_, r)| r.len()).sum();
+        let done = bytes >= min_bytes || any_error || Instant::now() >= deadline || broker.is_stopping();
+        if !done {
+            waiting.get_or_insert_with(|| broker.telemetry.fetch_waiter());
+            tokio::select! {
+                changed = appends.changed() => if changed.is_ok() { continue },
+                _ = tokio::time::sleep_until(deadline) => continue,
+                _ = broker.stopped() => continue,
+            }
         }
-        tokio::select! {
-            changed = appends.changed() => if changed.is_err() { return FetchResponse::default().with_responses(responses) },
-            _ = tokio::time::sleep_until(deadline) => {}
+        for (partition, records) in &reads {
+            partition.counters.fetched(records);
         }
+        return FetchResponse::default().with_responses(responses);
     }
 }
 
-/// One pass over every requested partition: (responses, record bytes, whether any partition failed).
-fn read_all(broker: &Broker, version: i16, request: &FetchRequest) -> (Vec<FetchableTopicResponse>, usize, bool) {
+/// The partitions a pass read records from, with the records (counted once the response goes).
+type Reads = Vec<(Arc<Partition>, Bytes)>;
+
+/// One pass over every requested partition: (responses, what was read, whether any partition failed).
+fn read_all(broker: &Broker, version: i16, request: &FetchRequest) -> (Vec<FetchableTopicResponse>, Reads, bool) {
     let image = broker.image();
     let mut budget =
         if request.max_bytes > 0 { (request.max_bytes as usize).min(FETCH_MAX_BYTES) } else { FETCH_MAX_BYTES };
     let mut total = 0usize;
+    let mut reads = Vec::new();
     let mut any_error = false;
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in &request.topics {
@@ -70,9 +84,12 @@ fn read_all(broker: &Broker, version: i16, request: &FetchRequest) -> (Vec<Fetch
                 None => Err(BrokerError::UnknownTopicId),
             };
             let data = match result {
-                Ok((records, log_start, hw)) => {
+                Ok((partition, records, log_start, hw)) => {
                     total += records.len();
                     budget = budget.saturating_sub(records.len());
+                    if !records.is_empty() {
+                        reads.push((partition, records.clone()));
+                    }
                     partition_data(p.partition, hw, log_start).with_records(Some(records))
                 }
                 Err(e) => {
@@ -96,7 +113,7 @@ fn read_all(broker: &Broker, version: i16, request: &FetchRequest) -> (Vec<Fetch
         }
         topics.push(response);
     }
-    (topics, total, any_error)
+    (topics, reads, any_error)
 }
 
 fn read_partition(
@@ -105,16 +122,16 @@ fn read_partition(
     p: &FetchPartition,
     budget: usize,
     first: bool,
-) -> Result<(Bytes, i64, i64), BrokerError> {
+) -> Result<(Arc<Partition>, Bytes, i64, i64), BrokerError> {
     let partition = broker.replicas.partition(topic, p.partition).ok_or(BrokerError::UnknownTopicOrPartition)?;
     partition.check_leader_epoch(p.current_leader_epoch)?;
     let max = (p.partition_max_bytes.max(0) as usize).min(budget);
     if max == 0 && !first {
         let (log_start, hw) = partition.offsets();
-        return Ok((Bytes::new(), log_start, hw));
+        return Ok((partition, Bytes::new(), log_start, hw));
     }
     let read = partition.read(p.fetch_offset, max, first)?;
-    Ok((read.records, read.log_start_offset, read.log_end_offset))
+    Ok((partition, read.records, read.log_start_offset, read.log_end_offset))
 }
 
 fn partition_data(index: i32, hw: i64, log_start: i64) -> PartitionData {

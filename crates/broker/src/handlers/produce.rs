@@ -79,6 +79,7 @@ pub async fn handle(broker: &Broker, _version: i16, request: ProduceRequest) -> 
         };
     }
     if acks == -1 && broker.config.flush_every_ack && !to_sync.is_empty() {
+        let _waiting = broker.telemetry.produce_waiter();
         let mut syncs = JoinSet::new();
         let mut unconfirmed: HashSet<(usize, usize)> = to_sync.iter().map(|(t, i, _, _)| (*t, *i)).collect();
         for (t, i, partition, upto) in to_sync {
@@ -111,6 +112,9 @@ fn append(
     // The only copy of the record bytes on the way to the file: the log stamps offsets in place.
     let mut bytes = records.to_vec();
     let outcome = partition.append(&mut bytes, now)?;
+    if !outcome.duplicate {
+        partition.counters.appended(outcome.bytes, outcome.record_count);
+    }
     Ok((partition, outcome))
 }
 

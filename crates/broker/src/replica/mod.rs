@@ -22,7 +22,7 @@ use fjord_meta::{MetadataImage, NodeDb};
 use tokio::sync::watch;
 use uuid::Uuid;
 
-pub use partition::Partition;
+pub use partition::{Partition, PartitionStats};
 
 use crate::BrokerError;
 use crate::topic_config::TopicDefaults;
@@ -65,7 +65,7 @@ impl ReplicaManager {
             std::fs::remove_file(&marker).map_err(|e| io_error("remove the clean-shutdown marker", &marker, e))?;
             sync_dir(dir)?;
         }
-        tracing::info!(dir = %dir.display(), clean = clean_start, "opening data directory");
+        tracing::info!(dir = %dir.display(), "opening data directory");
         let manager = Self {
             dir: dir.to_path_buf(),
             node_id,
@@ -77,7 +77,7 @@ impl ReplicaManager {
             appended: watch::channel(0).0,
         };
         manager.remove_strays(image)?;
-        manager.reconcile(image)?;
+        manager.reconcile_with(image, true)?;
         Ok(manager)
     }
 
@@ -115,6 +115,11 @@ impl ReplicaManager {
     /// node, deletes those whose topic is gone (or was re-created with another id), and applies
     /// topic config changes. Idempotent; serialised.
     pub fn reconcile(&self, image: &MetadataImage) -> Result<(), BrokerError> {
+        self.reconcile_with(image, false)
+    }
+
+    /// [`ReplicaManager::reconcile`]; at startup it logs how far opening the logs has come.
+    fn reconcile_with(&self, image: &MetadataImage, startup: bool) -> Result<(), BrokerError> {
         let _serial = self.reconcile_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut wanted: HashMap<(String, i32), (Uuid, i32)> = HashMap::new();
         for topic in image.topics.values() {
@@ -131,6 +136,7 @@ impl ReplicaManager {
                 _ => self.remove(&p)?,
             }
         }
+        let mut progress = startup.then(|| Progress::new(&self.dir, &wanted, self.clean_start));
         for ((name, index), (id, epoch)) in wanted {
             let topic = &image.topics[&name];
             let config = self.defaults.log_config(&topic.configs);
@@ -146,7 +152,13 @@ impl ReplicaManager {
             let opts = OpenOptions { clean_shutdown: self.clean_start, log_start_offset };
             let log = PartitionLog::open(&dir, config, opts)?;
             let partition = Arc::new(Partition::new(name.clone(), id, index, dir, epoch, log));
+            if let Some(progress) = &mut progress {
+                progress.opened(&partition.dir);
+            }
             self.partitions.write().unwrap_or_else(|p| p.into_inner()).insert((name, index), partition);
+        }
+        if let Some(progress) = progress {
+            progress.done();
         }
         Ok(())
     }
@@ -273,4 +285,83 @@ fn read_partition_metadata(path: &Path) -> Option<Uuid> {
 
 fn io_error(what: &str, path: &Path, e: std::io::Error) -> BrokerError {
     BrokerError::Storage(format!("cannot {what} {}: {e}", path.display()))
+}
+
+/// Startup progress through opening (and, after a crash, recovering) the partition logs: a line
+/// at the start, one at most every [`Progress::EVERY`], and one at the end.
+struct Progress {
+    started: std::time::Instant,
+    last_report: std::time::Instant,
+    total: usize,
+    total_bytes: u64,
+    done: usize,
+    done_bytes: u64,
+    recovering: bool,
+}
+
+impl Progress {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+    fn new(dir: &Path, wanted: &HashMap<(String, i32), (Uuid, i32)>, clean: bool) -> Self {
+        let total_bytes = wanted.keys().map(|(name, index)| dir_size(&dir.join(format!("{name}-{index}")))).sum();
+        let now = std::time::Instant::now();
+        if clean {
+            tracing::info!(
+                partitions = wanted.len(),
+                bytes = total_bytes,
+                "previous shutdown was clean; opening logs without recovery"
+            );
+        } else {
+            tracing::warn!(
+                partitions = wanted.len(),
+                bytes = total_bytes,
+                "previous shutdown was not clean; recovering logs"
+            );
+        }
+        Self {
+            started: now,
+            last_report: now,
+            total: wanted.len(),
+            total_bytes,
+            done: 0,
+            done_bytes: 0,
+            recovering: !clean,
+        }
+    }
+
+    /// The partition in `dir` is open; reports how far along this is when a report is due.
+    fn opened(&mut self, dir: &Path) {
+        self.done += 1;
+        self.done_bytes += dir_size(dir);
+        if self.last_report.elapsed() >= Self::EVERY {
+            self.last_report = std::time::Instant::now();
+            tracing::info!(
+                partitions_done = self.done,
+                partitions = self.total,
+                bytes_done = self.done_bytes,
+                bytes = self.total_bytes,
+                "opening logs"
+            );
+        }
+    }
+
+    fn done(self) {
+        let elapsed_ms = self.started.elapsed().as_millis() as u64;
+        tracing::info!(
+            partitions = self.total,
+            bytes = self.total_bytes,
+            recovered = self.recovering,
+            elapsed_ms,
+            "logs open"
+        );
+    }
+}
+
+/// Bytes of the files directly in `dir` (0 when it does not exist yet).
+fn dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries.flatten().filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum()
+        })
+        .unwrap_or(0)
 }

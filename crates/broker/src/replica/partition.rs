@@ -13,6 +13,7 @@ use fjord_log::{AppendOutcome, LogConfig, PartitionLog, ReadOutcome};
 use uuid::Uuid;
 
 use crate::BrokerError;
+use crate::telemetry::TopicCounters;
 
 /// A partition this broker leads.
 #[derive(Debug)]
@@ -25,6 +26,18 @@ pub struct Partition {
     log: Mutex<PartitionLog>,
     flush_lock: tokio::sync::Mutex<()>,
     flushed_upto: AtomicI64,
+    /// The topic's traffic counters.
+    pub counters: TopicCounters,
+}
+
+/// A partition's offsets and size, as metrics report them.
+#[derive(Debug, Clone, Copy)]
+pub struct PartitionStats {
+    pub log_start_offset: i64,
+    pub log_end_offset: i64,
+    pub high_watermark: i64,
+    pub size_bytes: u64,
+    pub segments: usize,
 }
 
 impl Partition {
@@ -37,6 +50,7 @@ impl Partition {
         log: PartitionLog,
     ) -> Self {
         let flushed = log.log_end_offset();
+        let counters = TopicCounters::new(&topic);
         Self {
             topic,
             topic_id,
@@ -46,6 +60,7 @@ impl Partition {
             log: Mutex::new(log),
             flush_lock: tokio::sync::Mutex::new(()),
             flushed_upto: AtomicI64::new(flushed),
+            counters,
         }
     }
 
@@ -132,6 +147,17 @@ impl Partition {
     pub fn offsets(&self) -> (i64, i64) {
         let log = self.log();
         (log.log_start_offset(), log.log_end_offset())
+    }
+
+    pub fn stats(&self) -> PartitionStats {
+        let log = self.log();
+        PartitionStats {
+            log_start_offset: log.log_start_offset(),
+            log_end_offset: log.log_end_offset(),
+            high_watermark: log.log_end_offset(),
+            size_bytes: log.size_bytes(),
+            segments: log.segment_count(),
+        }
     }
 
     pub(crate) fn set_config(&self, config: LogConfig) {
