@@ -24,12 +24,13 @@ build:
 test: test-deps build
 	$(CARGO) nextest run --workspace --no-fail-fast
 
-## test-deps: kcat and libclang (apt), kafkajs (npm), confluent-kafka (pip, in .venv)
+## test-deps: kcat, libclang and docker-compose (apt), kafkajs (npm), confluent-kafka (pip, in .venv)
 test-deps: system-deps $(VENV)/.installed $(NODE_CLIENTS)/node_modules/.installed
 
 system-deps:
 	@missing=""; \
 	command -v kcat >/dev/null || missing="$$missing kcat"; \
+	command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
 	ls /usr/lib/llvm-*/lib/libclang.so* >/dev/null 2>&1 || missing="$$missing libclang-dev"; \
 	command -v cargo-nextest >/dev/null || [ -x "$$HOME/.cargo/bin/cargo-nextest" ] || missing="$$missing nextest"; \
 	case "$$missing" in *nextest*) $(CARGO) install --locked cargo-nextest;; esac; \
