@@ -66,15 +66,18 @@ pub fn produce(client: &mut RawClient, topic: &str, records: Vec<u8>) -> Result<
     Ok((p.error_code, p.base_offset))
 }
 
+/// A Fetch of partition 0 from `offset`, waiting up to `max_wait_ms` for at least one byte.
+pub fn fetch_request(topic: &str, offset: i64, max_wait_ms: i32) -> FetchRequest {
+    FetchRequest::default().with_max_wait_ms(max_wait_ms).with_min_bytes(1).with_max_bytes(1 << 20).with_topics(vec![
+        FetchTopic::default().with_topic(name(topic)).with_partitions(vec![
+            FetchPartition::default().with_partition(0).with_fetch_offset(offset).with_partition_max_bytes(1 << 20),
+        ]),
+    ])
+}
+
 /// Fetch (v4) from partition 0 at `offset`: (error code, high watermark, record bytes).
 pub fn fetch(client: &mut RawClient, topic: &str, offset: i64) -> Result<(i16, i64, Bytes)> {
-    let request =
-        FetchRequest::default().with_max_wait_ms(0).with_min_bytes(1).with_max_bytes(1 << 20).with_topics(vec![
-            FetchTopic::default().with_topic(name(topic)).with_partitions(vec![
-                FetchPartition::default().with_partition(0).with_fetch_offset(offset).with_partition_max_bytes(1 << 20),
-            ]),
-        ]);
-    let mut frame = client.request(ApiKey::Fetch, 4, &request)?;
+    let mut frame = client.request(ApiKey::Fetch, 4, &fetch_request(topic, offset, 0))?;
     let response = FetchResponse::decode(&mut frame, 4)?;
     let p = &response.responses[0].partitions[0];
     Ok((p.error_code, p.high_watermark, p.records.clone().unwrap_or_default()))

@@ -7,11 +7,12 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 
 use anyhow::{Context, Result, bail};
+use bytes::Buf;
 use fjord_tests::http::{Metrics, get};
-use fjord_tests::raw::produce_request;
+use fjord_tests::raw::{fetch_request, produce_request};
 use fjord_tests::stream::{AckedStream, verify};
 use fjord_tests::{Broker, START_TIMEOUT, fjord_bin, python, run_ok, wait_for, wait_with_deadline};
-use kafka_protocol::messages::{ApiKey, ProduceResponse};
+use kafka_protocol::messages::{ApiKey, FetchResponse, ProduceResponse};
 use kafka_protocol::protocol::Decodable;
 
 const RECORDS: usize = 1_000;
@@ -137,6 +138,52 @@ fn sigterm_mid_stream_loses_no_acknowledged_record_and_restarts_clean() -> Resul
     assert_eq!(metrics.get("fjord_last_shutdown_clean", &[]), Some(1.0), "the restart found no clean marker");
     let stored = verify(&broker, "graceful", &acked)?;
     assert!(stored >= acked.len());
+    Ok(())
+}
+
+/// Polls `/metrics` until `name` reads `value`.
+fn wait_for_gauge(http: &str, name: &str, value: f64) -> Result<()> {
+    wait_for(START_TIMEOUT, || Ok((Metrics::scrape(http)?.get(name, &[]) == Some(value)).then_some(())))
+        .with_context(|| format!("{name} never read {value}"))
+}
+
+#[test]
+fn parked_long_polls_are_counted_and_answered_when_data_arrives() -> Result<()> {
+    let broker = Broker::start()?;
+    let mut consumer = broker.connect()?;
+    fjord_tests::raw::create_topic(&mut consumer, "parked", &[])?;
+    consumer.send(ApiKey::Fetch, 4, &fetch_request("parked", 0, 60_000))?;
+    wait_for_gauge(&broker.http, "fjord_fetch_waiters", 1.0)?;
+
+    let mut producer = broker.connect()?;
+    let (code, _) = fjord_tests::raw::produce(&mut producer, "parked", fjord_log::batch::testing::simple(1_000, 3))?;
+    assert_eq!(code, 0);
+    let mut frame = consumer.read_frame()?;
+    let _correlation = frame.get_i32();
+    let response = FetchResponse::decode(&mut frame, 4)?;
+    let records = response.responses[0].partitions[0].records.clone().unwrap_or_default();
+    assert_eq!(fjord_log::batch::count_records(&records), 3, "the parked fetch got the new batch");
+    wait_for_gauge(&broker.http, "fjord_fetch_waiters", 0.0)?;
+    let metrics = Metrics::scrape(&broker.http)?;
+    assert_eq!(metrics.get("fjord_topic_records_out_total", &[("topic", "parked")]), Some(3.0));
+    Ok(())
+}
+
+#[test]
+fn sigterm_answers_parked_long_polls_instead_of_waiting_them_out() -> Result<()> {
+    // In-flight requests may take up to a minute to finish, and the fetch would wait 50 s:
+    // the broker exits well within START_TIMEOUT only if shutdown answers the fetch at once.
+    let mut broker = Broker::start_with(&["shutdown.timeout.ms=60000"])?;
+    let mut consumer = broker.connect()?;
+    fjord_tests::raw::create_topic(&mut consumer, "waiting", &[])?;
+    consumer.send(ApiKey::Fetch, 4, &fetch_request("waiting", 0, 50_000))?;
+    wait_for_gauge(&broker.http, "fjord_fetch_waiters", 1.0)?;
+    let status = broker.terminate()?;
+    assert!(status.success(), "exit status {status}");
+    let mut frame = consumer.read_frame().context("the parked fetch got no answer")?;
+    let _correlation = frame.get_i32();
+    let response = FetchResponse::decode(&mut frame, 4)?;
+    assert_eq!(response.responses[0].partitions[0].error_code, 0);
     Ok(())
 }
 
