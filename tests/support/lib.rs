@@ -310,20 +310,29 @@ impl RawClient {
     }
 }
 
+/// Debian's kcat (librdkafka 2.0.2) talking to the broker at `addr`. The environment's
+/// `LD_LIBRARY_PATH` is dropped: test runners point it at build directories, where the bench
+/// tool's own librdkafka build would otherwise replace the one kcat was built against.
+pub fn kcat(addr: &str) -> Command {
+    let mut cmd = Command::new("kcat");
+    cmd.env_remove("LD_LIBRARY_PATH").args(["-b", addr]);
+    cmd
+}
+
 /// A command running one of the Python client programs under tests/clients/python, with the
 /// interpreter of the virtualenv `make test` prepares (`FJORD_PYTHON` overrides it).
 pub fn python(script: &str) -> Command {
     let root = repo_root();
     let interpreter = std::env::var_os("FJORD_PYTHON").map_or_else(|| root.join(".venv/bin/python"), PathBuf::from);
     let mut cmd = Command::new(interpreter);
-    cmd.arg(root.join("tests/clients/python").join(script));
+    cmd.env_remove("LD_LIBRARY_PATH").arg(root.join("tests/clients/python").join(script));
     cmd
 }
 
 /// A command running one of the Node.js client programs under tests/clients/node.
 pub fn node(script: &str) -> Command {
     let mut cmd = Command::new("node");
-    cmd.arg(repo_root().join("tests/clients/node").join(script));
+    cmd.env_remove("LD_LIBRARY_PATH").arg(repo_root().join("tests/clients/node").join(script));
     cmd
 }
 

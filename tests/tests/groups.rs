@@ -26,7 +26,7 @@ use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, Result, ensure};
-use fjord_tests::{Broker, node, python, run_ok};
+use fjord_tests::{Broker, kcat, node, python, run_ok};
 
 /// Every group test's broker: the first rebalance of a group completes without delay.
 const GROUP_OVERRIDES: &[&str] = &["group.initial.rebalance.delay.ms=0"];
@@ -141,9 +141,7 @@ fn kafka_python_group_commits_and_resumes() -> Result<()> {
 /// group. So the final commit does not depend on the 100 ms auto-commit timer having fired.
 fn kcat_group(broker: &Broker, group: &str, topic: &str) -> Result<Vec<(i32, i64, String)>> {
     let out = run_ok(
-        Command::new("kcat").args([
-            "-b",
-            &broker.addr,
+        kcat(&broker.addr).args([
             "-G",
             group,
             "-X",
@@ -212,11 +210,11 @@ fn kcat_balanced_consumer_commits_what_it_read() -> Result<()> {
     let topic = "kcat-grouped";
     let produce = |from: usize, to: usize| -> Result<()> {
         let input: String = (from..to).map(|i| format!("k{i}:v{i}\n")).collect();
-        run_ok(Command::new("kcat").args(["-b", &broker.addr, "-P", "-t", topic, "-K:"]), input.as_bytes())?;
+        run_ok(kcat(&broker.addr).args(["-P", "-t", topic, "-K:"]), input.as_bytes())?;
         Ok(())
     };
     produce(0, 300)?;
-    let metadata = run_ok(Command::new("kcat").args(["-b", &broker.addr, "-L", "-t", topic]), b"")?;
+    let metadata = run_ok(kcat(&broker.addr).args(["-L", "-t", topic]), b"")?;
     assert!(metadata.contains(&format!("topic \"{topic}\" with 3 partitions")), "{metadata}");
 
     let first = kcat_group(&broker, "kcat-group", topic)?;
@@ -257,7 +255,7 @@ fn fjord_groups_lists_describes_and_resets_offsets() -> Result<()> {
     let broker = Broker::start_with(GROUP_OVERRIDES)?;
     let addr = broker.addr.as_str();
     let input: String = (0..20).map(|i| format!("k{i}:v{i}\n")).collect();
-    run_ok(Command::new("kcat").args(["-b", addr, "-P", "-t", "ops", "-K:"]), input.as_bytes())?;
+    run_ok(kcat(addr).args(["-P", "-t", "ops", "-K:"]), input.as_bytes())?;
     assert_eq!(kcat_group(&broker, "ops-group", "ops")?.len(), 20);
 
     let listed = fjord_groups(addr, &["list"])?;

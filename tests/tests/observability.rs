@@ -11,17 +11,11 @@ use bytes::Buf;
 use fjord_tests::http::{Metrics, get};
 use fjord_tests::raw::{fetch_request, produce_request};
 use fjord_tests::stream::{AckedStream, verify};
-use fjord_tests::{Broker, START_TIMEOUT, fjord_bin, python, run_ok, wait_for, wait_with_deadline};
+use fjord_tests::{Broker, START_TIMEOUT, fjord_bin, kcat, python, run_ok, wait_for, wait_with_deadline};
 use kafka_protocol::messages::{ApiKey, FetchResponse, ProduceResponse};
 use kafka_protocol::protocol::Decodable;
 
 const RECORDS: usize = 1_000;
-
-fn kcat(broker: &Broker) -> Command {
-    let mut cmd = Command::new("kcat");
-    cmd.args(["-b", &broker.addr]);
-    cmd
-}
 
 fn values(n: usize) -> Vec<u8> {
     (0..n).map(|i| format!("value-{i:05}\n")).collect::<String>().into_bytes()
@@ -37,7 +31,7 @@ fn metrics_move_by_what_kcat_produced_and_consumed() -> Result<()> {
     assert_eq!(before.get("fjord_last_shutdown_clean", &[]), Some(0.0), "a fresh data directory had no clean stop");
     let fsyncs_before = before.get("fjord_log_fsyncs_total", &[]).unwrap_or(0.0);
 
-    run_ok(kcat(&broker).args(["-P", "-t", "metered"]), &values(RECORDS))?;
+    run_ok(kcat(&broker.addr).args(["-P", "-t", "metered"]), &values(RECORDS))?;
     let produced = Metrics::scrape(&broker.http)?;
     let topic = [("topic", "metered")];
     let partition = [("topic", "metered"), ("partition", "0")];
@@ -59,7 +53,7 @@ fn metrics_move_by_what_kcat_produced_and_consumed() -> Result<()> {
     assert!(produced.get("fjord_connections_accepted_total", &[]).context("accepted")? >= 1.0);
     assert_eq!(produced.get("fjord_topic_records_out_total", &topic), Some(0.0));
 
-    let consumed = run_ok(kcat(&broker).args(["-C", "-t", "metered", "-o", "beginning", "-e", "-q"]), b"")?;
+    let consumed = run_ok(kcat(&broker.addr).args(["-C", "-t", "metered", "-o", "beginning", "-e", "-q"]), b"")?;
     assert_eq!(consumed.lines().count(), RECORDS);
     let after = Metrics::scrape(&broker.http)?;
     assert_eq!(after.get("fjord_topic_records_out_total", &topic), Some(RECORDS as f64), "{}", after.text);
@@ -97,7 +91,7 @@ fn error_codes_are_counted_by_api_and_name() -> Result<()> {
 #[test]
 fn group_metrics_report_committed_offsets_and_lag() -> Result<()> {
     let broker = Broker::start_with(&["group.initial.rebalance.delay.ms=0"])?;
-    run_ok(kcat(&broker).args(["-P", "-t", "lagging"]), &values(RECORDS))?;
+    run_ok(kcat(&broker.addr).args(["-P", "-t", "lagging"]), &values(RECORDS))?;
     let out = run_ok(
         python("commit_offset.py").args([
             "--bootstrap",
@@ -224,7 +218,7 @@ fn spawn_watched(data: &std::path::Path) -> Result<(Killed, mpsc::Receiver<Strin
 #[test]
 fn ready_is_503_until_recovery_ends_and_after_sigterm() -> Result<()> {
     let mut broker = Broker::start_with(&["log.segment.bytes=100000"])?;
-    run_ok(kcat(&broker).args(["-P", "-t", "recovered"]), &values(20_000))?;
+    run_ok(kcat(&broker.addr).args(["-P", "-t", "recovered"]), &values(20_000))?;
     broker.kill()?; // unclean: the next start recovers the active segment
 
     let (mut child, lines) = spawn_watched(&broker.data)?;
@@ -256,7 +250,7 @@ fn ready_is_503_until_recovery_ends_and_after_sigterm() -> Result<()> {
     let partition = [("topic", "recovered"), ("partition", "0")];
     assert_eq!(metrics.get("fjord_partition_log_end_offset", &partition), Some(20_000.0));
     assert!(metrics.get("fjord_partition_segments", &partition).context("segments")? > 1.0);
-    let consumed = run_ok(Command::new("kcat").args(["-b", &kafka, "-C", "-t", "recovered", "-e", "-q"]), b"")?;
+    let consumed = run_ok(kcat(&kafka).args(["-C", "-t", "recovered", "-e", "-q"]), b"")?;
     assert_eq!(consumed.lines().count(), 20_000);
 
     // SIGTERM: readiness drops (503, or the endpoint already gone), then the process exits 0.

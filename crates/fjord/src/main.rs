@@ -125,6 +125,11 @@ fn run_groups(args: GroupsArgs) -> ExitCode {
 }
 
 async fn serve(config: BrokerConfig) -> anyhow::Result<()> {
+    // Handlers first: a SIGTERM that arrives as soon as the address is printed must shut down
+    // cleanly, not meet the default action.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
     let starting = Starting::begin(config).await?;
     // Tests and scripts wait for these lines to learn the bound ports; the HTTP endpoint answers
     // (/ready: 503) while the logs are recovered.
@@ -133,19 +138,11 @@ async fn serve(config: BrokerConfig) -> anyhow::Result<()> {
     }
     let broker = starting.finish().await?;
     println!("fjord listening on {}", broker.addr);
-    wait_for_signal().await?;
-    broker.shutdown().await?;
-    Ok(())
-}
-
-async fn wait_for_signal() -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate())?;
-    let mut int = signal(SignalKind::interrupt())?;
     tokio::select! {
         _ = term.recv() => {}
         _ = int.recv() => {}
     }
+    broker.shutdown().await?;
     Ok(())
 }
 
