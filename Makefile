@@ -9,7 +9,7 @@ VENV := .venv
 NODE_CLIENTS := tests/clients/node
 PY_CLIENTS := tests/clients/python
 
-.PHONY: run build test test-deps system-deps verify fix fmt-check clippy bench cluster clean
+.PHONY: run build test test-deps system-deps verify fix fmt-check clippy bench bench-micro cluster clean
 
 ## run: build and start one broker on 127.0.0.1:9092 with data in ./data
 # Built with the same workspace-wide feature set as `make build`, so run and test share one build.
@@ -49,9 +49,13 @@ $(NODE_CLIENTS)/node_modules/.installed: $(NODE_CLIENTS)/package.json $(NODE_CLI
 	npm ci --prefix $(NODE_CLIENTS) --no-audit --no-fund
 	touch $@
 
-## bench: storage figures in release (see docs/benchmarks.md)
+## bench: Fjord beside a peer broker (Tansu when installed) with fjord-bench; writes docs/benchmarks.md
 bench:
-	$(CARGO) run --release -p fjord-bench --bin fjord-bench
+	benches/compare.sh
+
+## bench-micro: criterion micro-benchmarks of the codec and the log
+bench-micro:
+	$(CARGO) bench -p fjord-benches
 
 ## verify: the read-only gate — formatting, clippy with warnings denied, every test
 verify: fmt-check clippy test

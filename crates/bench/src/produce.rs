@@ -75,7 +75,7 @@ pub fn run(args: &ProduceArgs, e2e: bool) -> Result<Summary> {
         .set("batch.size", args.batch_size.to_string())
         .set("compression.type", &args.compression)
         .set("enable.idempotence", args.idempotence.to_string())
-        .set("queue.buffering.max.kbytes", "1048576")
+        .set("queue.buffering.max.kbytes", "65536")
         .set("queue.buffering.max.messages", "1000000");
     let reports = Reports { counts: produced.clone(), latency: latency.clone(), measure: !e2e };
     let producer: ThreadedProducer<Reports> = config.create_with_context(reports).context("producer")?;
