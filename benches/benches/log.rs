@@ -46,7 +46,7 @@ fn log(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let mut filled = open(dir.path());
     for _ in 0..BATCHES {
-        filled.append(&mut batch.clone(), 0, 0).expect("append");
+        filled.append(&batch.clone(), 0, 0).expect("append");
     }
     let end = filled.log_end_offset();
     group.bench_function("read_all_in_1MiB_fetches", |b| {

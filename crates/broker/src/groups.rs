@@ -195,8 +195,8 @@ fn append(broker: &Broker, writes: Vec<Write>) -> Result<Pending, BrokerError> {
         let partition = broker.replicas.partition(OFFSETS_TOPIC, index).ok_or(BrokerError::UnknownTopicOrPartition)?;
         let records: Vec<Record<'_>> =
             entries.iter().map(|(k, v)| Record { key: Some(k), value: v.as_deref(), timestamp_delta: 0 }).collect();
-        let mut batch = records::build(now, &records, Producer::default());
-        let outcome = partition.append(&mut batch, now)?;
+        let batch = records::build(now, &records, Producer::default());
+        let outcome = partition.append(&batch, now)?;
         pending.push((partition, outcome.last_offset + 1));
     }
     broker.replicas.notify_append();

@@ -209,14 +209,28 @@ fn validate_prefix(buf: &[u8]) -> Result<BatchHeader, LogError> {
 /// Writes the broker's fields into a validated batch: its base offset and leader epoch, and for
 /// LogAppendTime the timestamp type, max timestamp and a new CRC.
 pub fn stamp(batch: &mut [u8], base_offset: i64, leader_epoch: i32, log_append_time: Option<i64>) {
-    batch[0..8].copy_from_slice(&base_offset.to_be_bytes());
-    batch[12..16].copy_from_slice(&leader_epoch.to_be_bytes());
+    let (header, body) = batch.split_at_mut(HEADER_LEN);
+    let header: &mut [u8; HEADER_LEN] = header.try_into().expect("a validated batch has a whole header");
+    stamp_header(header, body, base_offset, leader_epoch, log_append_time);
+}
+
+/// [`stamp`] on a copy of a batch's header, the rest of the batch (`body`) staying where it is:
+/// the log writes the two side by side and never copies the records.
+pub fn stamp_header(
+    header: &mut [u8; HEADER_LEN],
+    body: &[u8],
+    base_offset: i64,
+    leader_epoch: i32,
+    log_append_time: Option<i64>,
+) {
+    header[0..8].copy_from_slice(&base_offset.to_be_bytes());
+    header[12..16].copy_from_slice(&leader_epoch.to_be_bytes());
     if let Some(now) = log_append_time {
-        let attributes = i16::from_be_bytes([batch[ATTRIBUTES_AT], batch[ATTRIBUTES_AT + 1]]) | TIMESTAMP_TYPE_BIT;
-        batch[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
-        batch[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&now.to_be_bytes());
-        let crc = compute_crc(batch);
-        batch[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
+        let attributes = i16::from_be_bytes([header[ATTRIBUTES_AT], header[ATTRIBUTES_AT + 1]]) | TIMESTAMP_TYPE_BIT;
+        header[ATTRIBUTES_AT..ATTRIBUTES_AT + 2].copy_from_slice(&attributes.to_be_bytes());
+        header[MAX_TIMESTAMP_AT..MAX_TIMESTAMP_AT + 8].copy_from_slice(&now.to_be_bytes());
+        let crc = crc32c::crc32c_append(crc32c::crc32c(&header[ATTRIBUTES_AT..]), body);
+        header[CRC_AT..CRC_AT + 4].copy_from_slice(&crc.to_be_bytes());
     }
 }
 
@@ -298,6 +312,18 @@ mod tests {
         let h = validate(&batch).unwrap();
         assert!(h.is_log_append_time());
         assert_eq!(record_timestamps(&batch).unwrap(), vec![(42, 9_999), (43, 9_999), (44, 9_999), (45, 9_999)]);
+    }
+
+    #[test]
+    fn stamping_a_header_copy_matches_stamping_in_place() {
+        let batch = simple(7, 50);
+        for append_time in [None, Some(9_999)] {
+            let mut whole = batch.clone();
+            stamp(&mut whole, 42, 3, append_time);
+            let mut header: [u8; HEADER_LEN] = batch[..HEADER_LEN].try_into().unwrap();
+            stamp_header(&mut header, &batch[HEADER_LEN..], 42, 3, append_time);
+            assert_eq!(&whole[..HEADER_LEN], &header[..], "append time {append_time:?}");
+        }
     }
 
     #[test]

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 
-use crate::batch::{self, BatchHeader};
+use crate::batch::{self, BatchHeader, HEADER_LEN};
 use crate::cleaner::{self, Checkpoint, CompactionOutcome};
 use crate::producer::{ProducerStates, Verdict};
 use crate::segment::{self, Segment};
@@ -219,25 +219,22 @@ impl PartitionLog {
     /// On a compacted topic every record must have a key (`InvalidRecord` otherwise, as Kafka).
     /// Only uncompressed batches can be checked: the log has no codecs, so a compressed batch is
     /// accepted unopened, keyless records and all (the cleaner then keeps them).
-    pub fn append(&mut self, records: &mut [u8], leader_epoch: i32, now_ms: i64) -> Result<AppendOutcome> {
+    pub fn append(&mut self, records: &[u8], leader_epoch: i32, now_ms: i64) -> Result<AppendOutcome> {
         self.check_writable()?;
         let batches = batch::split(records)?;
-        if batches.len() != 1 {
+        let [(_, h)] = batches[..] else {
             return Err(LogError::InvalidRecord(format!(
                 "a produce request must carry exactly one record batch per partition, not {}",
                 batches.len()
             )));
+        };
+        if h.size() > self.config.max_message_bytes {
+            return Err(LogError::MessageTooLarge { size: h.size(), max: self.config.max_message_bytes });
         }
-        for (pos, h) in &batches {
-            if h.size() > self.config.max_message_bytes {
-                return Err(LogError::MessageTooLarge { size: h.size(), max: self.config.max_message_bytes });
-            }
-            if self.config.compact {
-                cleaner::require_keys(&records[*pos..*pos + h.size()], h)?;
-            }
+        if self.config.compact {
+            cleaner::require_keys(records, &h)?;
         }
-        let headers: Vec<BatchHeader> = batches.iter().map(|(_, h)| *h).collect();
-        if let Verdict::Duplicate(meta) = self.producers.check(&headers)? {
+        if let Verdict::Duplicate(meta) = self.producers.check(&[h])? {
             return Ok(AppendOutcome {
                 base_offset: meta.first_offset,
                 last_offset: meta.last_offset,
@@ -254,33 +251,26 @@ impl PartitionLog {
         }
         let append_time = (self.config.timestamp_type == TimestampType::LogAppendTime).then_some(now_ms);
         let base_offset = self.log_end_offset();
-        let mut next = base_offset;
-        let mut stamped = Vec::with_capacity(batches.len());
-        for (pos, h) in &batches {
-            let bytes = &mut records[*pos..*pos + h.size()];
-            batch::stamp(bytes, next, leader_epoch, append_time);
-            let h = BatchHeader::parse(bytes).expect("validated batch has a header");
-            next = h.last_offset() + 1;
-            stamped.push((*pos, h));
-        }
-        let last_offset = next - 1;
-        let max_timestamp = stamped.iter().map(|(_, h)| h.max_timestamp).max().unwrap_or(-1);
-        if self.should_roll(records.len() as u64, last_offset, max_timestamp, now_ms) {
+        // The records stay in the caller's buffer: only a copy of the header is stamped.
+        let (head, body) = records.split_at(HEADER_LEN);
+        let mut header: [u8; HEADER_LEN] = head.try_into().expect("a validated batch has a whole header");
+        batch::stamp_header(&mut header, body, base_offset, leader_epoch, append_time);
+        let h = BatchHeader::parse(&header).expect("a stamped header parses");
+        let last_offset = h.last_offset();
+        if self.should_roll(records.len() as u64, last_offset, h.max_timestamp, now_ms) {
             self.roll()?;
         }
         let interval = self.config.index_interval_bytes as u64;
-        self.active_mut().append(records, &stamped, interval)?;
+        self.active_mut().append_batch(&header, body, &h, interval)?;
         self.active_since_ms.get_or_insert(now_ms);
-        for (_, h) in &stamped {
-            self.producers.record(h);
-        }
+        self.producers.record(&h);
         Ok(AppendOutcome {
             base_offset,
             last_offset,
             log_append_time: append_time.unwrap_or(-1),
             log_start_offset: self.log_start_offset,
             duplicate: false,
-            record_count: stamped.iter().map(|(_, h)| i64::from(h.record_count)).sum(),
+            record_count: i64::from(h.record_count),
             bytes: records.len(),
         })
     }

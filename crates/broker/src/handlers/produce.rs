@@ -109,9 +109,9 @@ fn append(
 ) -> Result<(Arc<Partition>, fjord_log::AppendOutcome), BrokerError> {
     let partition = broker.replicas.partition(topic, index).ok_or(BrokerError::UnknownTopicOrPartition)?;
     let records = records.ok_or_else(|| BrokerError::InvalidRequest("null record set".into()))?;
-    // The only copy of the record bytes on the way to the file: the log stamps offsets in place.
-    let mut bytes = records.to_vec();
-    let outcome = partition.append(&mut bytes, now)?;
+    // The record bytes go from the request buffer to the file: the log stamps a copy of the
+    // batch header and writes the rest from where it lies.
+    let outcome = partition.append(&records, now)?;
     if !outcome.duplicate {
         partition.counters.appended(outcome.bytes, outcome.record_count);
     }

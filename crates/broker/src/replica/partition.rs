@@ -91,7 +91,7 @@ impl Partition {
     }
 
     /// Appends the batches of one produce partition.
-    pub fn append(&self, records: &mut [u8], now_ms: i64) -> Result<AppendOutcome, BrokerError> {
+    pub fn append(&self, records: &[u8], now_ms: i64) -> Result<AppendOutcome, BrokerError> {
         let epoch = self.leader_epoch();
         Ok(self.log().append(records, epoch, now_ms)?)
     }

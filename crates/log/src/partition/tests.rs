@@ -31,11 +31,11 @@ fn appends_assign_offsets_and_reads_return_whole_batches() {
     let mut log = open(dir.path(), config(), false);
     let mut two = simple(100, 3);
     two.extend_from_slice(&simple(200, 2));
-    assert!(matches!(log.append(&mut two, 5, 0), Err(LogError::InvalidRecord(_))), "one batch per append, as Kafka");
-    let out = log.append(&mut simple(100, 3), 5, 0).unwrap();
+    assert!(matches!(log.append(&two, 5, 0), Err(LogError::InvalidRecord(_))), "one batch per append, as Kafka");
+    let out = log.append(&simple(100, 3), 5, 0).unwrap();
     assert_eq!((out.base_offset, out.last_offset, out.record_count, out.duplicate), (0, 2, 3, false));
-    assert_eq!(log.append(&mut simple(200, 2), 5, 0).unwrap().base_offset, 3);
-    let out = log.append(&mut simple(300, 1), 5, 0).unwrap();
+    assert_eq!(log.append(&simple(200, 2), 5, 0).unwrap().base_offset, 3);
+    let out = log.append(&simple(300, 1), 5, 0).unwrap();
     assert_eq!(out.base_offset, 5);
     let read = log.read(0, 1 << 20, log.log_end_offset(), true).unwrap();
     assert_eq!(values(&read.records).iter().map(|r| r.0).collect::<Vec<_>>(), vec![0, 1, 2, 3, 4, 5]);
@@ -48,21 +48,44 @@ fn appends_assign_offsets_and_reads_return_whole_batches() {
 }
 
 #[test]
+fn large_batches_are_written_from_the_callers_buffer_and_read_back_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), config(), false);
+    for base_timestamp in [100, 10_000] {
+        // Past the size gathered into one write: header and body go to the file apart.
+        let big = simple(base_timestamp, 2_000);
+        assert!(big.len() > 16 * 1024);
+        let before = big.clone();
+        log.append(&big, 7, 0).unwrap();
+        assert_eq!(big, before, "the caller's bytes are not stamped");
+    }
+    let read = log.read(0, 1 << 20, log.log_end_offset(), true).unwrap();
+    assert_eq!(values(&read.records).iter().map(|r| r.0).collect::<Vec<_>>(), (0..4_000).collect::<Vec<i64>>());
+    let mut pos = 0;
+    while let Some(h) = BatchHeader::parse(&read.records[pos..]) {
+        crate::batch::validate(&read.records[pos..pos + h.size()]).expect("every stored batch keeps a valid CRC");
+        assert_eq!((h.base_offset, h.leader_epoch), (pos as i64 / h.size() as i64 * 2_000, 7));
+        pos += h.size();
+    }
+    assert_eq!(pos, read.records.len());
+}
+
+#[test]
 fn bad_batches_are_refused_and_leave_the_log_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path(), LogConfig { max_message_bytes: 200, ..config() }, false);
     let mut corrupt = simple(0, 2);
     let last = corrupt.len() - 1;
     corrupt[last] ^= 1;
-    assert!(matches!(log.append(&mut corrupt, 0, 0), Err(LogError::CorruptMessage(_))));
-    let mut big = simple(0, 20);
-    assert!(matches!(log.append(&mut big, 0, 0), Err(LogError::MessageTooLarge { max: 200, .. })));
+    assert!(matches!(log.append(&corrupt, 0, 0), Err(LogError::CorruptMessage(_))));
+    let big = simple(0, 20);
+    assert!(matches!(log.append(&big, 0, 0), Err(LogError::MessageTooLarge { max: 200, .. })));
     let mut good_then_torn = simple(0, 1);
     good_then_torn.extend_from_slice(&simple(0, 1)[..30]);
-    assert!(log.append(&mut good_then_torn, 0, 0).is_err());
+    assert!(log.append(&good_then_torn, 0, 0).is_err());
     let mut old_format = simple(0, 1);
     old_format[16] = 1;
-    assert!(matches!(log.append(&mut old_format, 0, 0), Err(LogError::UnsupportedMessageFormat { magic: 1 })));
+    assert!(matches!(log.append(&old_format, 0, 0), Err(LogError::UnsupportedMessageFormat { magic: 1 })));
     assert_eq!((log.log_end_offset(), log.size_bytes()), (0, 0));
 }
 
@@ -70,7 +93,7 @@ fn bad_batches_are_refused_and_leave_the_log_untouched() {
 fn log_append_time_stamps_the_broker_clock() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path(), LogConfig { timestamp_type: TimestampType::LogAppendTime, ..config() }, false);
-    let out = log.append(&mut simple(5, 2), 0, 77_000).unwrap();
+    let out = log.append(&simple(5, 2), 0, 77_000).unwrap();
     assert_eq!(out.log_append_time, 77_000);
     let read = log.read(0, 1 << 20, 2, true).unwrap();
     batch::validate(&read.records).unwrap();
@@ -83,7 +106,7 @@ fn segments_roll_on_size_and_age_and_survive_a_clean_restart() {
     let small = LogConfig { segment_bytes: 1_000, segment_ms: 60_000, ..config() };
     let mut log = open(dir.path(), small.clone(), false);
     for i in 0..40 {
-        log.append(&mut simple(i * 1_000, 2), 0, i * 1_000).unwrap();
+        log.append(&simple(i * 1_000, 2), 0, i * 1_000).unwrap();
     }
     let segments = log.segment_count();
     assert!(segments > 3, "rolled on size: {segments} segments");
@@ -110,7 +133,7 @@ fn timestamps_are_found_across_segments() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path(), LogConfig { segment_bytes: 500, ..config() }, false);
     for i in 0..30 {
-        log.append(&mut simple(10_000 + i * 100, 3), 0, 0).unwrap();
+        log.append(&simple(10_000 + i * 100, 3), 0, 0).unwrap();
     }
     assert!(log.segment_count() > 2);
     assert_eq!(log.offset_for_timestamp(0).unwrap(), Some((0, 10_000)));
@@ -127,7 +150,7 @@ fn unclean_restart_cuts_the_torn_tail_and_keeps_every_whole_batch() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path(), LogConfig { segment_bytes: 600, ..config() }, false);
     for i in 0..20 {
-        log.append(&mut simple(i, 2), 0, 0).unwrap();
+        log.append(&simple(i, 2), 0, 0).unwrap();
     }
     let active = dir.path().join(segment::file_name(log.active().base_offset(), segment::LOG_SUFFIX));
     let size = log.active().size();
@@ -141,7 +164,7 @@ fn unclean_restart_cuts_the_torn_tail_and_keeps_every_whole_batch() {
     let mut log = open(dir.path(), LogConfig { segment_bytes: 600, ..config() }, false);
     assert_eq!(log.log_end_offset(), 40);
     assert_eq!(std::fs::metadata(&active).unwrap().len(), size);
-    assert_eq!(log.append(&mut simple(0, 1), 0, 0).unwrap().base_offset, 40);
+    assert_eq!(log.append(&simple(0, 1), 0, 0).unwrap().base_offset, 40);
     let all = log.read(0, 1 << 20, 41, true).unwrap();
     assert_eq!(values(&all.records).len() as i64, log.segments[1].base_offset(), "a read stays within one segment");
 }
@@ -150,26 +173,23 @@ fn unclean_restart_cuts_the_torn_tail_and_keeps_every_whole_batch() {
 fn producer_state_drops_retries_and_survives_both_kinds_of_restart() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path(), config(), false);
-    assert_eq!(log.append(&mut idempotent(9, 0, 0, 2), 0, 0).unwrap().base_offset, 0);
-    assert_eq!(log.append(&mut idempotent(9, 0, 2, 2), 0, 0).unwrap().base_offset, 2);
-    let retry = log.append(&mut idempotent(9, 0, 0, 2), 0, 0).unwrap();
+    assert_eq!(log.append(&idempotent(9, 0, 0, 2), 0, 0).unwrap().base_offset, 0);
+    assert_eq!(log.append(&idempotent(9, 0, 2, 2), 0, 0).unwrap().base_offset, 2);
+    let retry = log.append(&idempotent(9, 0, 0, 2), 0, 0).unwrap();
     assert_eq!((retry.base_offset, retry.last_offset, retry.duplicate), (0, 1, true));
     assert_eq!(log.log_end_offset(), 4);
-    assert!(matches!(
-        log.append(&mut idempotent(9, 0, 7, 1), 0, 0),
-        Err(LogError::OutOfOrderSequence { expected: 4, .. })
-    ));
+    assert!(matches!(log.append(&idempotent(9, 0, 7, 1), 0, 0), Err(LogError::OutOfOrderSequence { expected: 4, .. })));
 
     drop(log); // crash: state rebuilt from the log
     let mut log = open(dir.path(), config(), false);
-    assert!(log.append(&mut idempotent(9, 0, 2, 2), 0, 0).unwrap().duplicate);
-    assert_eq!(log.append(&mut idempotent(9, 0, 4, 1), 0, 0).unwrap().base_offset, 4);
+    assert!(log.append(&idempotent(9, 0, 2, 2), 0, 0).unwrap().duplicate);
+    assert_eq!(log.append(&idempotent(9, 0, 4, 1), 0, 0).unwrap().base_offset, 4);
     log.close().unwrap();
     drop(log);
 
     let mut log = open(dir.path(), config(), true); // clean: state from the snapshot
-    assert!(log.append(&mut idempotent(9, 0, 4, 1), 0, 0).unwrap().duplicate);
-    assert!(matches!(log.append(&mut idempotent(9, -1, 5, 1), 0, 0), Err(LogError::InvalidProducerEpoch { .. })));
+    assert!(log.append(&idempotent(9, 0, 4, 1), 0, 0).unwrap().duplicate);
+    assert!(matches!(log.append(&idempotent(9, -1, 5, 1), 0, 0), Err(LogError::InvalidProducerEpoch { .. })));
     assert!(!dir.path().join(crate::producer::SNAPSHOT_FILE).exists(), "a running log has no snapshot to trust");
 }
 
@@ -179,7 +199,7 @@ fn retention_deletes_whole_old_segments_by_time_and_size() {
     let cfg = LogConfig { segment_bytes: 400, retention_ms: 10_000, ..config() };
     let mut log = open(dir.path(), cfg.clone(), false);
     for i in 0..20 {
-        log.append(&mut simple(i * 1_000, 2), 0, 0).unwrap();
+        log.append(&simple(i * 1_000, 2), 0, 0).unwrap();
     }
     let before = log.segment_count();
     let out = log.apply_retention(25_000).unwrap();
@@ -204,10 +224,10 @@ fn retention_deletes_whole_old_segments_by_time_and_size() {
 fn everything_expired_leaves_an_empty_log_at_the_end_offset() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path(), LogConfig { retention_ms: 10, ..config() }, false);
-    log.append(&mut simple(0, 3), 0, 0).unwrap();
+    log.append(&simple(0, 3), 0, 0).unwrap();
     let out = log.apply_retention(1_000).unwrap();
     assert_eq!((out.segments_deleted, out.log_start_offset, log.log_end_offset()), (1, 3, 3));
-    assert_eq!(log.append(&mut simple(2_000, 1), 0, 0).unwrap().base_offset, 3);
+    assert_eq!(log.append(&simple(2_000, 1), 0, 0).unwrap().base_offset, 3);
 }
 
 #[test]
@@ -215,7 +235,7 @@ fn delete_records_moves_the_start_and_is_remembered_by_the_caller() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path(), LogConfig { segment_bytes: 300, ..config() }, false);
     for i in 0..10 {
-        log.append(&mut simple(i, 2), 0, 0).unwrap();
+        log.append(&simple(i, 2), 0, 0).unwrap();
     }
     assert!(matches!(log.delete_records_before(21), Err(LogError::InvalidOffset(21))));
     let segments = log.segment_count();
@@ -236,14 +256,14 @@ fn delete_records_moves_the_start_and_is_remembered_by_the_caller() {
 fn a_poisoned_log_refuses_writes() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path(), config(), false);
-    log.append(&mut simple(0, 1), 0, 0).unwrap();
+    log.append(&simple(0, 1), 0, 0).unwrap();
     let target = log.flush_target();
     assert_eq!(target.upto, 1);
     target.sync().unwrap();
     log.mark_flushed(target.upto);
     assert_eq!(log.flush_target().upto, 1);
     log.poison();
-    assert!(matches!(log.append(&mut simple(0, 1), 0, 0), Err(LogError::Poisoned)));
+    assert!(matches!(log.append(&simple(0, 1), 0, 0), Err(LogError::Poisoned)));
     assert!(log.read(0, 100, 1, true).is_ok(), "reads of what is there go on");
 }
 
@@ -254,10 +274,10 @@ fn old_timestamps_roll_by_their_own_span_not_by_the_clock() {
     let now = 1_800_000_000_000;
     let month_ago = now - 30 * 24 * 3600 * 1000;
     for i in 0..10 {
-        log.append(&mut simple(month_ago + i * 1_000, 1), 0, now).unwrap();
+        log.append(&simple(month_ago + i * 1_000, 1), 0, now).unwrap();
     }
     assert_eq!(log.segment_count(), 1, "a backfill of old records does not roll on every append");
-    log.append(&mut simple(month_ago + 61_000, 1), 0, now).unwrap();
+    log.append(&simple(month_ago + 61_000, 1), 0, now).unwrap();
     assert_eq!(log.segment_count(), 2, "61 s of record time past the first batch");
     assert!(!log.roll_if_due(now + 59_000).unwrap());
     assert!(log.roll_if_due(now + 60_000).unwrap(), "the clock rolls a segment that took appends for segment.ms");
@@ -267,12 +287,12 @@ fn old_timestamps_roll_by_their_own_span_not_by_the_clock() {
 fn a_start_offset_past_the_recovered_end_restarts_the_log_there() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path(), config(), false);
-    log.append(&mut simple(0, 5), 0, 0).unwrap();
+    log.append(&simple(0, 5), 0, 0).unwrap();
     drop(log);
     let opts = OpenOptions { clean_shutdown: false, log_start_offset: Some(9) };
     let mut log = PartitionLog::open(dir.path(), config(), opts).unwrap();
     assert_eq!((log.log_start_offset(), log.log_end_offset(), log.size_bytes()), (9, 9, 0));
-    assert_eq!(log.append(&mut simple(0, 1), 0, 0).unwrap().base_offset, 9);
+    assert_eq!(log.append(&simple(0, 1), 0, 0).unwrap().base_offset, 9);
     assert_eq!(log.read(9, 1 << 20, 10, true).unwrap().records.len(), simple(0, 1).len());
 }
 
@@ -280,9 +300,9 @@ fn a_start_offset_past_the_recovered_end_restarts_the_log_there() {
 fn a_retired_log_touches_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path(), LogConfig { retention_ms: 1, ..config() }, false);
-    log.append(&mut simple(0, 2), 0, 0).unwrap();
+    log.append(&simple(0, 2), 0, 0).unwrap();
     log.retire();
-    assert!(matches!(log.append(&mut simple(0, 1), 0, 0), Err(LogError::Retired)));
+    assert!(matches!(log.append(&simple(0, 1), 0, 0), Err(LogError::Retired)));
     assert!(log.roll().is_err());
     assert_eq!(log.apply_retention(1 << 40).unwrap().segments_deleted, 0);
     assert!(log.delete_records_before(1).is_err());
@@ -363,7 +383,7 @@ fn compaction_keeps_the_latest_record_of_each_key_and_offsets_stay_put() {
         let values: Vec<String> = (0..3).map(|j| format!("v{i}.{j}")).collect();
         let records: Vec<(&str, Option<&str>)> =
             keys.iter().zip(&values).map(|(k, v)| (k.as_str(), Some(v.as_str()))).collect();
-        let out = log.append(&mut keyed(1_000 + i, &records), 0, 0).unwrap();
+        let out = log.append(&keyed(1_000 + i, &records), 0, 0).unwrap();
         all.extend(
             (0..3).map(|j| {
                 row(out.base_offset + j, Some(keys[j as usize].as_bytes()), Some(values[j as usize].as_bytes()))
@@ -399,17 +419,17 @@ fn compaction_keeps_the_latest_record_of_each_key_and_offsets_stay_put() {
     assert_eq!(log.compact(10_000).unwrap(), CompactionOutcome::default(), "nothing new since the last pass");
     log.set_config(compacted());
     assert_eq!(log.compact(10_000).unwrap().segments_rewritten, 0, "a second full pass finds nothing to drop");
-    assert_eq!(log.append(&mut keyed(0, &[("k1", Some("after"))]), 0, 0).unwrap().base_offset, end);
+    assert_eq!(log.append(&keyed(0, &[("k1", Some("after"))]), 0, 0).unwrap().base_offset, end);
 }
 
 #[test]
 fn tombstones_outlive_delete_retention_ms_and_no_longer() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path(), compacted(), false);
-    log.append(&mut keyed(1_000, &[("a", Some("1")), ("b", Some("1"))]), 0, 0).unwrap();
-    log.append(&mut keyed(2_000, &[("a", None)]), 0, 0).unwrap();
+    log.append(&keyed(1_000, &[("a", Some("1")), ("b", Some("1"))]), 0, 0).unwrap();
+    log.append(&keyed(2_000, &[("a", None)]), 0, 0).unwrap();
     log.roll().unwrap();
-    log.append(&mut keyed(5_000, &[("c", Some("1"))]), 0, 0).unwrap();
+    log.append(&keyed(5_000, &[("c", Some("1"))]), 0, 0).unwrap();
 
     assert_eq!(log.compact(2_999).unwrap().records_removed, 1, "the value the tombstone hides");
     let tombstone = row(2, Some(b"a"), None);
@@ -427,9 +447,9 @@ fn tombstones_outlive_delete_retention_ms_and_no_longer() {
 fn the_active_segment_is_never_compacted() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path(), compacted(), false);
-    log.append(&mut keyed(0, &[("k", Some("old"))]), 0, 0).unwrap();
+    log.append(&keyed(0, &[("k", Some("old"))]), 0, 0).unwrap();
     log.roll().unwrap();
-    log.append(&mut keyed(0, &[("k", Some("new")), ("k", Some("newer")), ("t", None)]), 0, 0).unwrap();
+    log.append(&keyed(0, &[("k", Some("new")), ("k", Some("newer")), ("t", None)]), 0, 0).unwrap();
     let active = dir.path().join(segment::file_name(1, segment::LOG_SUFFIX));
     let bytes = std::fs::read(&active).unwrap();
     assert_eq!(log.compact(1 << 40).unwrap(), CompactionOutcome::default());
@@ -443,7 +463,7 @@ fn compaction_leaves_delete_only_poisoned_and_retired_logs_alone() {
         let dir = tempfile::tempdir().unwrap();
         let cfg = if state == "delete" { config() } else { compacted() };
         let mut log = open(dir.path(), cfg, false);
-        log.append(&mut keyed(0, &[("k", Some("1")), ("k", Some("2"))]), 0, 0).unwrap();
+        log.append(&keyed(0, &[("k", Some("1")), ("k", Some("2"))]), 0, 0).unwrap();
         log.roll().unwrap();
         match state {
             "poisoned" => log.poison(),
@@ -459,7 +479,7 @@ fn compaction_leaves_delete_only_poisoned_and_retired_logs_alone() {
 fn keyless_records_are_refused_on_compacted_topics_only() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path(), compacted(), false);
-    match log.append(&mut simple(0, 2), 0, 0) {
+    match log.append(&simple(0, 2), 0, 0) {
         Err(LogError::InvalidRecord(why)) => {
             assert!(why.starts_with("Compacted topic cannot accept message without key"), "{why}")
         }
@@ -469,28 +489,28 @@ fn keyless_records_are_refused_on_compacted_topics_only() {
         Record { key: Some(b"k"), value: Some(b"v"), timestamp_delta: 0 },
         Record { key: None, value: Some(b"v"), timestamp_delta: 1 },
     ];
-    let refused = log.append(&mut build(0, &mixed, Producer::default()), 0, 0);
+    let refused = log.append(&build(0, &mixed, Producer::default()), 0, 0);
     assert!(matches!(refused, Err(LogError::InvalidRecord(_))), "one keyless record refuses the batch");
     assert_eq!(log.log_end_offset(), 0);
-    assert_eq!(log.append(&mut keyed(0, &[("k", Some("v"))]), 0, 0).unwrap().base_offset, 0);
-    let out = log.append(&mut compressed(simple(0, 2)), 0, 0).unwrap();
+    assert_eq!(log.append(&keyed(0, &[("k", Some("v"))]), 0, 0).unwrap().base_offset, 0);
+    let out = log.append(&compressed(simple(0, 2)), 0, 0).unwrap();
     assert_eq!(out.base_offset, 1, "a compressed batch cannot be opened, so it is taken as it is");
 
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path(), config(), false);
-    assert_eq!(log.append(&mut simple(0, 2), 0, 0).unwrap().last_offset, 1, "delete topics take keyless records");
+    assert_eq!(log.append(&simple(0, 2), 0, 0).unwrap().last_offset, 1, "delete topics take keyless records");
 }
 
 #[test]
 fn compressed_batches_are_kept_whole_and_guard_older_tombstones() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path(), compacted(), false);
-    log.append(&mut keyed(500, &[("c", Some("1"))]), 0, 0).unwrap();
-    log.append(&mut compressed(keyed(1_000, &[("a", Some("old")), ("b", Some("old"))])), 0, 0).unwrap();
-    log.append(&mut keyed(2_000, &[("a", Some("new")), ("c", Some("2"))]), 0, 0).unwrap();
-    log.append(&mut keyed(3_000, &[("b", None)]), 0, 0).unwrap();
+    log.append(&keyed(500, &[("c", Some("1"))]), 0, 0).unwrap();
+    log.append(&compressed(keyed(1_000, &[("a", Some("old")), ("b", Some("old"))])), 0, 0).unwrap();
+    log.append(&keyed(2_000, &[("a", Some("new")), ("c", Some("2"))]), 0, 0).unwrap();
+    log.append(&keyed(3_000, &[("b", None)]), 0, 0).unwrap();
     log.roll().unwrap();
-    log.append(&mut keyed(9_000, &[("z", Some("1"))]), 0, 0).unwrap();
+    log.append(&keyed(9_000, &[("z", Some("1"))]), 0, 0).unwrap();
     let stored = log.read(1, 1 << 20, 3, true).unwrap().records;
 
     let out = log.compact(1 << 40).unwrap();
@@ -516,13 +536,13 @@ fn compressed_batches_are_kept_whole_and_guard_older_tombstones() {
 fn a_segment_left_empty_is_deleted_unless_it_is_the_first() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path(), compacted(), false);
-    log.append(&mut keyed(0, &[("a", Some("1")), ("b", Some("1"))]), 0, 0).unwrap();
+    log.append(&keyed(0, &[("a", Some("1")), ("b", Some("1"))]), 0, 0).unwrap();
     log.roll().unwrap();
-    log.append(&mut keyed(0, &[("c", Some("1"))]), 0, 0).unwrap();
+    log.append(&keyed(0, &[("c", Some("1"))]), 0, 0).unwrap();
     log.roll().unwrap();
-    log.append(&mut keyed(0, &[("a", Some("2")), ("b", Some("2")), ("c", Some("2"))]), 0, 0).unwrap();
+    log.append(&keyed(0, &[("a", Some("2")), ("b", Some("2")), ("c", Some("2"))]), 0, 0).unwrap();
     log.roll().unwrap();
-    log.append(&mut keyed(0, &[("d", Some("1"))]), 0, 0).unwrap();
+    log.append(&keyed(0, &[("d", Some("1"))]), 0, 0).unwrap();
 
     let out = log.compact(0).unwrap();
     assert_eq!((out.segments_rewritten, out.segments_removed, out.records_removed), (2, 1, 3));
@@ -552,13 +572,12 @@ fn compaction_survives_a_clean_restart_a_crash_and_lost_indexes() {
     for i in 0..40 {
         let key = format!("k{}", i % 6);
         let value = format!("v{i}");
-        log.append(&mut keyed(i, &[(key.as_str(), Some(value.as_str())), ("same", Some(value.as_str()))]), 0, 0)
-            .unwrap();
+        log.append(&keyed(i, &[(key.as_str(), Some(value.as_str())), ("same", Some(value.as_str()))]), 0, 0).unwrap();
         if i % 10 == 9 {
             log.roll().unwrap();
         }
     }
-    log.append(&mut keyed(40, &[("tail", Some("1"))]), 0, 0).unwrap();
+    log.append(&keyed(40, &[("tail", Some("1"))]), 0, 0).unwrap();
     assert!(log.compact(100).unwrap().records_removed > 0);
     let (after, end, segments) = (read_all(&log), log.log_end_offset(), log.segment_count());
     log.close().unwrap();
@@ -582,7 +601,7 @@ fn compaction_survives_a_clean_restart_a_crash_and_lost_indexes() {
     let mut log = open(dir.path(), compacted(), true);
     assert_eq!((read_all(&log), log.size_bytes()), (after, size), "rebuilt indexes, nothing cut");
     assert_eq!(log.compact(100).unwrap().records_removed, 0);
-    assert_eq!(log.append(&mut keyed(41, &[("k0", Some("x"))]), 0, 0).unwrap().base_offset, end);
+    assert_eq!(log.append(&keyed(41, &[("k0", Some("x"))]), 0, 0).unwrap().base_offset, end);
 }
 
 #[test]
@@ -590,9 +609,9 @@ fn a_leftover_cleaned_file_is_deleted_on_open_and_the_log_is_intact() {
     for clean in [true, false] {
         let dir = tempfile::tempdir().unwrap();
         let mut log = open(dir.path(), compacted(), false);
-        log.append(&mut keyed(0, &[("a", Some("1")), ("a", Some("2"))]), 0, 0).unwrap();
+        log.append(&keyed(0, &[("a", Some("1")), ("a", Some("2"))]), 0, 0).unwrap();
         log.roll().unwrap();
-        log.append(&mut keyed(0, &[("b", Some("1"))]), 0, 0).unwrap();
+        log.append(&keyed(0, &[("b", Some("1"))]), 0, 0).unwrap();
         let before = read_all(&log);
         if clean {
             log.close().unwrap();
@@ -614,8 +633,8 @@ fn thinned_batches_keep_their_producer_fields_and_span() {
     let dir = tempfile::tempdir().unwrap();
     let mut log = open(dir.path(), compacted(), false);
     let producer = |base_sequence| Producer { id: 7, epoch: 0, base_sequence };
-    log.append(&mut keyed_from(100, &[("a", Some("1")), ("b", Some("1"))], producer(0)), 3, 0).unwrap();
-    log.append(&mut keyed_from(200, &[("a", Some("2"))], producer(2)), 3, 0).unwrap();
+    log.append(&keyed_from(100, &[("a", Some("1")), ("b", Some("1"))], producer(0)), 3, 0).unwrap();
+    log.append(&keyed_from(200, &[("a", Some("2"))], producer(2)), 3, 0).unwrap();
     log.roll().unwrap();
     assert_eq!(log.compact(0).unwrap().records_removed, 1);
     let read = log.read(0, 1 << 20, 3, true).unwrap().records;
@@ -628,6 +647,6 @@ fn thinned_batches_keep_their_producer_fields_and_span() {
     assert_eq!(values(&read), vec![(1, 101), (2, 200)]);
     drop(log); // a crash: producer state comes back from the batch headers
     let mut log = open(dir.path(), compacted(), false);
-    assert!(log.append(&mut keyed_from(200, &[("a", Some("2"))], producer(2)), 3, 0).unwrap().duplicate);
-    assert_eq!(log.append(&mut keyed_from(300, &[("a", Some("3"))], producer(3)), 3, 0).unwrap().base_offset, 3);
+    assert!(log.append(&keyed_from(200, &[("a", Some("2"))], producer(2)), 3, 0).unwrap().duplicate);
+    assert_eq!(log.append(&keyed_from(300, &[("a", Some("3"))], producer(3)), 3, 0).unwrap().base_offset, 3);
 }
