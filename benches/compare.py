@@ -106,8 +106,9 @@ def workloads(duration):
                                                                "8", "--acks", "all", "--duration", duration],
          "mb_per_sec"),
         ("consume", "consume from the beginning", None, "mb_per_sec"),
-        ("e2e_50mb", "e2e at 50 MB/s, acks=all", ["e2e", "--topic", "e2e", "--partitions", "8", "--acks", "all",
-                                                  "--rate", e2e_rate, "--duration", duration], "p99_ms"),
+        ("e2e_50mb", "e2e at 50 MB/s, acks=all, linger 1 ms", ["e2e", "--topic", "e2e", "--partitions", "8",
+                                                                "--acks", "all", "--linger-ms", "1", "--rate",
+                                                                e2e_rate, "--duration", duration], "p99_ms"),
         ("produce_1000p", "produce acks=1, 1,000 partitions", ["produce", "--topic", "p-1000", "--partitions",
                                                                "1000", "--acks", "1", "--duration", duration],
          "mb_per_sec"),
@@ -270,7 +271,8 @@ def main():
         f"- Date: {datetime.date.today().isoformat()}, commit {commit or 'unknown'}",
         f"- Machine: {machine()}; the load generator runs on the same cores as the broker.",
         f"- Command: `{args.command}` → `{' '.join(shlex.quote(a) for a in sys.argv)}`",
-        f"- Load generator: `fjord-bench` (librdkafka), 1 KiB records, linger 5 ms, batch 1 MB, no compression;"
+        f"- Load generator: `fjord-bench` (librdkafka), 1 KiB records, linger 5 ms (1 ms for e2e), batch 1 MB,"
+        f" producer queue 64 MB, no compression;"
         f" {args.duration} s per throughput workload, {args.rounds} rounds.",
         f"- Fjord: release build, one broker, data on local disk, default config (acks=all fsyncs before acknowledging).",
         f"- Peer: {('`' + args.peer_cmd + '` (' + args.peer_name + ')') if has_peer else 'none found — install Tansu (`cargo install tansu`) or pass --peer-cmd'}.",

@@ -66,6 +66,11 @@ struct ServeArgs {
     overrides: Vec<String>,
 }
 
+/// mimalloc keeps freed memory for reuse: a broker that allocates a fetch-sized buffer per
+/// response would otherwise map, fault in and zero fresh pages for every one.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Exit code for configuration errors.
 const CONFIG_ERROR: u8 = 2;
 

@@ -17,7 +17,13 @@ pub fn encode_response(
     correlation_id: i32,
     body: &ResponseKind,
 ) -> Result<BytesMut, ProtocolError> {
-    let mut out = BytesMut::with_capacity(256);
+    // Sized up front for the one response that can be large, so its records are copied once
+    // rather than again at every doubling of the buffer.
+    let body_size = match body {
+        ResponseKind::Fetch(fetch) => fetch.compute_size(version).unwrap_or(0),
+        _ => 0,
+    };
+    let mut out = BytesMut::with_capacity(256 + body_size);
     out.put_u32(0);
     let header_version = if api_key == ApiKey::ApiVersions { 0 } else { api_key.response_header_version(version) };
     ResponseHeader::default()
