@@ -23,4 +23,6 @@ args=(--fjord-bin "$target/release/fjord" --bench-bin "$target/release/fjord-ben
 if [ -n "$peer_cmd" ]; then
   args+=(--peer-cmd "$peer_cmd" --peer-name "$peer_name")
 fi
+# What bounds the figures and what each optimisation bought, appended to the report.
+export FJORD_BENCH_NOTES="${FJORD_BENCH_NOTES:-benches/notes.md}"
 exec python3 benches/compare.py "${args[@]}"
