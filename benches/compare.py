@@ -124,17 +124,29 @@ def run_round(tool, broker, duration, results):
         produced = None
         for key, _, args, _ in workloads(duration):
             if key == "consume":
+                if produced is None:
+                    continue
                 args = ["consume", "--topic", "p-acks1", "--records", str(produced["records"])]
-            summary = bench(tool, args + ["--bootstrap", broker.addr])
+            try:
+                summary = bench(tool, args + ["--bootstrap", broker.addr])
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                # A workload a broker cannot run is reported as missing, not as a failed run.
+                print(f"  {broker.name:>6} {key:<16} failed: {e}", flush=True)
+                results.setdefault("failed", []).append(f"{key}: {str(e)[:200]}")
+                continue
             if key == "produce_acks1":
                 produced = summary
             results.setdefault(key, []).append(summary)
             print(f"  {broker.name:>6} {key:<16} {summary['mb_per_sec']:9.1f} MB/s  p99 {summary['p99_ms']} ms",
                   flush=True)
-        bench(tool, ["produce", "--topic", "p-10000", "--partitions", "10000", "--records", "1",
-                     "--bootstrap", broker.addr])
-        time.sleep(0.5)
-        results.setdefault("rss_10000p_mb", []).append(rss_bytes(broker.proc.pid) / MB)
+        try:
+            bench(tool, ["produce", "--topic", "p-10000", "--partitions", "10000", "--records", "1",
+                         "--bootstrap", broker.addr])
+            time.sleep(0.5)
+            results.setdefault("rss_10000p_mb", []).append(rss_bytes(broker.proc.pid) / MB)
+        except (RuntimeError, subprocess.TimeoutExpired) as e:
+            print(f"  {broker.name:>6} 10,000 partitions failed: {e}", flush=True)
+            results.setdefault("failed", []).append(f"10,000 partitions: {str(e)[:200]}")
     finally:
         broker.stop()
 
@@ -297,6 +309,9 @@ def main():
     if recovery_s is not None:
         lines.append(f"| recovery after SIGKILL of {args.recovery_gb:g} GB (to ApiVersions answered) | s | "
                      f"{fmt(recovery_s, 2)} | — | — | |")
+    for name, res in (("Fjord", ours), (args.peer_name, theirs)):
+        for failure in sorted(set(res.get("failed", []))):
+            lines.append(f"\n{name} could not run {failure}")
     lines += ["", "Raw medians per broker and workload (records/s, MB/s, p50/p99/p99.9/max ms):", "", "```"]
     for name, res in (("Fjord", ours), (args.peer_name, theirs)):
         for key, title, _, _ in workloads(args.duration):
