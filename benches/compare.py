@@ -10,6 +10,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import signal
 import socket
 import statistics
@@ -127,6 +128,8 @@ def run_round(tool, broker, duration, results):
                 if produced is None:
                     continue
                 args = ["consume", "--topic", "p-acks1", "--records", str(produced["records"])]
+            # Each workload starts on a quiet machine: the previous one's dirty pages written out.
+            os.sync()
             try:
                 summary = bench(tool, args + ["--bootstrap", broker.addr])
             except (RuntimeError, subprocess.TimeoutExpired) as e:
@@ -149,6 +152,9 @@ def run_round(tool, broker, duration, results):
             results.setdefault("failed", []).append(f"10,000 partitions: {str(e)[:200]}")
     finally:
         broker.stop()
+        # Each round's data goes: three rounds of logs would otherwise fill a small disk.
+        if broker.data_dir:
+            shutil.rmtree(broker.data_dir, ignore_errors=True)
 
 
 def recovery(tool, fjord_bin, gigabytes):
@@ -171,6 +177,15 @@ def fjord_argv(fjord_bin):
                 "--override", "http.listener=", "--override", f"log.dirs={data_dir}",
                 "--override", "num.partitions=8"]
     return argv
+
+
+def portable(argv):
+    """The command line with this machine's directories left out (programs by their names)."""
+    def one(a):
+        if " " in a:
+            return " ".join(portable(a.split()))
+        return os.path.basename(a) if os.path.isabs(a) else a
+    return [one(a) for a in argv]
 
 
 def median(values):
@@ -282,12 +297,13 @@ def main():
         "from one run, not figures across runs.", "",
         f"- Date: {datetime.date.today().isoformat()}, commit {commit or 'unknown'}",
         f"- Machine: {machine()}; the load generator runs on the same cores as the broker.",
-        f"- Command: `{args.command}` → `{' '.join(shlex.quote(a) for a in sys.argv)}`",
+        f"- Command: `{args.command}` → `{' '.join(shlex.quote(a) for a in portable(sys.argv))}`",
         f"- Load generator: `fjord-bench` (librdkafka), 1 KiB records, linger 5 ms (1 ms for e2e), batch 1 MB,"
         f" producer queue 64 MB, no compression;"
         f" {args.duration} s per throughput workload, {args.rounds} rounds.",
         f"- Fjord: release build, one broker, data on local disk, default config (acks=all fsyncs before acknowledging).",
-        f"- Peer: {('`' + args.peer_cmd + '` (' + args.peer_name + ')') if has_peer else 'none found — install Tansu (`cargo install tansu`) or pass --peer-cmd'}.",
+        f"- Each workload starts after `sync`, so it does not pay for the previous one's writeback.",
+        f"- Peer: {('`' + ' '.join(portable(args.peer_cmd.split())) + '` (' + args.peer_name + ')') if has_peer else 'none found — install Tansu (`cargo install tansu --features dynostore`) or pass --peer-cmd'}.",
         "", "![throughput and p99 per workload](benchmarks.svg)", "",
         f"| workload | figure | Fjord | {args.peer_name} | Fjord vs {args.peer_name} | goal |",
         "|---|---|---|---|---|---|",
@@ -320,7 +336,7 @@ def main():
                                                        "p999_ms", "max_ms")}
                 lines.append(f"{name:>8} {key:<16} " + " ".join(f"{k}={fmt(v, 2)}" for k, v in med.items()))
     lines += ["```", ""]
-    extra = os.environ.get("FJORD_BENCH_NOTES")
+    extra = os.environ.get("BENCH_NOTES")
     if extra and os.path.exists(extra):
         lines += [open(extra).read().rstrip(), ""]
     with open(args.out, "w") as f:

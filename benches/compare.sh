@@ -3,7 +3,8 @@
 # peer broker, runs benches/compare.py, which writes docs/benchmarks.md and docs/benchmarks.svg.
 #
 # Peer: Tansu with memory storage when `tansu` is on PATH (or TANSU=/path/to/tansu; install it
-# with `cargo install tansu`), or any command given in PEER_CMD with {port} for its port
+# with `cargo install tansu --features dynostore`: its default features have no memory
+# engine), or any command given in PEER_CMD with {port} for its port
 # (PEER_NAME names it). Without one, the report has Fjord's figures only.
 # Knobs: DURATION (s per throughput workload, default 10), ROUNDS (3), RECOVERY_GB (10).
 set -euo pipefail
@@ -24,5 +25,5 @@ if [ -n "$peer_cmd" ]; then
   args+=(--peer-cmd "$peer_cmd" --peer-name "$peer_name")
 fi
 # What bounds the figures and what each optimisation bought, appended to the report.
-export FJORD_BENCH_NOTES="${FJORD_BENCH_NOTES:-benches/notes.md}"
+export BENCH_NOTES="${BENCH_NOTES:-benches/notes.md}"
 exec python3 benches/compare.py "${args[@]}"

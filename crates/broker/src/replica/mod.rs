@@ -305,7 +305,9 @@ impl Progress {
     fn new(dir: &Path, wanted: &HashMap<(String, i32), (Uuid, i32)>, clean: bool) -> Self {
         let total_bytes = wanted.keys().map(|(name, index)| dir_size(&dir.join(format!("{name}-{index}")))).sum();
         let now = std::time::Instant::now();
-        if clean {
+        if wanted.is_empty() {
+            tracing::info!("no partition logs to open");
+        } else if clean {
             tracing::info!(
                 partitions = wanted.len(),
                 bytes = total_bytes,
