@@ -30,6 +30,8 @@ fn metrics_move_by_what_kcat_produced_and_consumed() -> Result<()> {
     assert_eq!(before.get("fjord_ready", &[]), Some(1.0));
     assert_eq!(before.get("fjord_last_shutdown_clean", &[]), Some(0.0), "a fresh data directory had no clean stop");
     let fsyncs_before = before.get("fjord_log_fsyncs_total", &[]).unwrap_or(0.0);
+    assert_eq!(before.get("fjord_build_info", &[]), Some(1.0), "{}", before.text);
+    assert!(before.get("fjord_startup_duration_seconds", &[]).is_some_and(|s| s > 0.0), "{}", before.text);
 
     run_ok(kcat(&broker.addr).args(["-P", "-t", "metered"]), &values(RECORDS))?;
     let produced = Metrics::scrape(&broker.http)?;

@@ -16,7 +16,7 @@ pub mod errors;
 pub mod http;
 
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicI64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fjord_group::GroupState;
@@ -51,7 +51,6 @@ pub fn prometheus() -> &'static PrometheusHandle {
         let handle = recorder.handle();
         if metrics::set_global_recorder(recorder).is_ok() {
             catalog::describe();
-            gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
         }
         handle
     })
@@ -63,6 +62,8 @@ pub struct Lifecycle {
     state: AtomicU8,
     started: Instant,
     started_at: SystemTime,
+    /// Microseconds from start to serving; 0 until then.
+    startup_us: AtomicU64,
 }
 
 const STARTING: u8 = 0;
@@ -71,15 +72,21 @@ const STOPPING: u8 = 2;
 
 impl Default for Lifecycle {
     fn default() -> Self {
-        Self { state: AtomicU8::new(STARTING), started: Instant::now(), started_at: SystemTime::now() }
+        Self {
+            state: AtomicU8::new(STARTING),
+            started: Instant::now(),
+            started_at: SystemTime::now(),
+            startup_us: AtomicU64::new(0),
+        }
     }
 }
 
 impl Lifecycle {
     /// Logs recovered, listener bound: clients are served from now on.
     pub fn serving(&self) {
-        let _ = self.state.compare_exchange(STARTING, SERVING, Ordering::AcqRel, Ordering::Acquire);
-        gauge!(STARTUP_DURATION).set(self.started.elapsed().as_secs_f64());
+        if self.state.compare_exchange(STARTING, SERVING, Ordering::AcqRel, Ordering::Acquire).is_ok() {
+            self.startup_us.store(self.started.elapsed().as_micros() as u64, Ordering::Release);
+        }
     }
 
     /// Shutdown began: readiness goes first, so load balancers stop sending work.
@@ -301,7 +308,14 @@ fn collect_groups(broker: &Broker) {
     });
 }
 
+/// Process-level gauges. Every gauge is set again at each scrape: gauges left unset for a minute
+/// are dropped as stale.
 fn collect_process(lifecycle: &Lifecycle) {
+    gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    let startup_us = lifecycle.startup_us.load(Ordering::Acquire);
+    if startup_us > 0 {
+        gauge!(STARTUP_DURATION).set(startup_us as f64 / 1e6);
+    }
     gauge!(PROCESS_UPTIME).set(lifecycle.started.elapsed().as_secs_f64());
     let start = lifecycle.started_at.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
     gauge!(PROCESS_START_TIME).set(start);
