@@ -59,7 +59,7 @@ impl AckedStream {
     pub fn stop(mut self) -> Result<Vec<String>> {
         self.producer.kill()?;
         self.producer.wait()?;
-        self.acked.extend(self.lines.try_iter());
+        // The reader ends at the producer's EOF, after sending every line it printed.
         if let Some(reader) = self.reader.take() {
             let _ = reader.join();
         }

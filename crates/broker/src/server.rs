@@ -27,8 +27,6 @@ use crate::{Broker, BrokerConfig, BrokerError};
 pub struct RunningBroker {
     /// The address the Kafka listener is bound to.
     pub addr: SocketAddr,
-    /// The address of the HTTP endpoint, unless it is disabled.
-    pub http_addr: Option<SocketAddr>,
     pub broker: Arc<Broker>,
     lifecycle: Arc<Lifecycle>,
     http: Option<Endpoint>,
@@ -110,12 +108,16 @@ impl Starting {
         }
         lifecycle.serving();
         tracing::info!(%addr, http = ?http.as_ref().map(|h| h.addr), node_id = broker.config.node_id, partitions = broker.replicas.all().len(), elapsed_ms = started.elapsed().as_millis() as u64, "broker ready");
-        let http_addr = http.as_ref().map(|h| h.addr);
-        Ok(RunningBroker { addr, http_addr, broker, lifecycle, http, stop, accept, background })
+        Ok(RunningBroker { addr, broker, lifecycle, http, stop, accept, background })
     }
 }
 
 impl RunningBroker {
+    /// The address of the HTTP endpoint, unless it is disabled.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(|h| h.addr)
+    }
+
     /// Starts a broker with `config`: [`Starting::begin`] then [`Starting::finish`].
     pub async fn start(config: BrokerConfig) -> Result<Self, BrokerError> {
         Starting::begin(config).await?.finish().await

@@ -300,7 +300,7 @@ fn collect_groups(broker: &Broker) {
                     [("group", group.to_string()), ("topic", topic.to_string()), ("partition", partition.to_string())];
                 gauge!(GROUP_COMMITTED_OFFSET, &labels).set(committed.offset as f64);
                 if let Some(p) = broker.replicas.partition(topic, partition) {
-                    let lag = (p.stats().high_watermark - committed.offset).max(0);
+                    let lag = (p.offsets().1 - committed.offset).max(0);
                     gauge!(GROUP_LAG, &labels).set(lag as f64);
                 }
             }
