@@ -26,4 +26,6 @@ pub enum GroupError {
     CoordinatorNotAvailable,
     #[error("the group is subscribed to topic {0}")]
     GroupSubscribedToTopic(String),
+    #[error("this broker is not the coordinator of group {0}")]
+    NotCoordinator(String),
 }

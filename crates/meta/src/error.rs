@@ -1,7 +1,8 @@
 //! Errors of the metadata layer, each with a message an operator can act on.
 
-/// Why a command was refused or could not be stored.
-#[derive(Debug, thiserror::Error)]
+/// Why a command was refused or could not be stored. Serialisable: a refusal made by the
+/// controller travels back to the broker that forwarded the command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum MetaError {
     #[error("topic '{0}' already exists")]
     TopicExists(String),
@@ -11,8 +12,13 @@ pub enum MetaError {
     InvalidPartitions(String),
     #[error("replication factor {requested} is larger than the {available} registered broker(s)")]
     InvalidReplicationFactor { requested: i32, available: usize },
+    #[error("broker {0} is not registered")]
+    UnknownBroker(i32),
     #[error("metadata storage failed: {0}")]
     Storage(String),
+    /// No controller could be reached, or it did not commit in time (no quorum).
+    #[error("the metadata quorum is not available: {0}")]
+    Unavailable(String),
 }
 
 impl From<rocksdb::Error> for MetaError {

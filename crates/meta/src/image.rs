@@ -38,6 +38,17 @@ impl MetadataImage {
         self.topics.get(name)
     }
 
+    /// The brokers that are registered and not fenced: the ones clients are told about and that
+    /// get new replicas.
+    pub fn live_brokers(&self) -> impl Iterator<Item = &BrokerInfo> {
+        self.brokers.values().filter(|b| !b.fenced)
+    }
+
+    /// Whether broker `id` is registered and not fenced.
+    pub fn is_live(&self, id: i32) -> bool {
+        self.brokers.get(&id).is_some_and(|b| !b.fenced)
+    }
+
     /// The topic whose id is `id`.
     pub fn topic_by_id(&self, id: Uuid) -> Option<&Arc<TopicInfo>> {
         self.topics.values().find(|t| t.id == id)
@@ -48,8 +59,27 @@ impl MetadataImage {
         let mut next = self.clone();
         next.applied_index = index;
         let outcome = match command {
+            Command::InitCluster { cluster_id } => {
+                if next.cluster_id.is_empty() {
+                    next.cluster_id = cluster_id.clone();
+                }
+                Outcome::Done
+            }
             Command::RegisterBroker(b) => {
-                next.brokers.insert(b.id, b.clone());
+                next.brokers.insert(b.id, BrokerInfo { fenced: false, ..b.clone() });
+                next.take_back_leadership(b.id);
+                Outcome::Done
+            }
+            Command::FenceBroker { id } => {
+                let broker = next.brokers.get_mut(id).ok_or(MetaError::UnknownBroker(*id))?;
+                broker.fenced = true;
+                next.move_leadership_from(*id);
+                Outcome::Done
+            }
+            Command::UnfenceBroker { id } => {
+                let broker = next.brokers.get_mut(id).ok_or(MetaError::UnknownBroker(*id))?;
+                broker.fenced = false;
+                next.take_back_leadership(*id);
                 Outcome::Done
             }
             Command::CreateTopic { name, id, partitions, replication_factor, configs } => {
@@ -57,7 +87,7 @@ impl MetadataImage {
                     return Err(MetaError::TopicExists(name.clone()));
                 }
                 check_partition_count(*partitions)?;
-                let replicas = next.place_replicas(0, *partitions, *replication_factor)?;
+                let replicas = next.place_replicas(*id, 0, *partitions, *replication_factor)?;
                 let topic = TopicInfo { name: name.clone(), id: *id, partitions: replicas, configs: configs.clone() };
                 next.topics.insert(name.clone(), Arc::new(topic));
                 Outcome::Done
@@ -76,7 +106,7 @@ impl MetadataImage {
                 }
                 check_partition_count(*count)?;
                 let rf = topic.partitions.first().map_or(1, |p| p.replicas.len() as i32);
-                let added = next.place_replicas(current, count - current, rf)?;
+                let added = next.place_replicas(topic.id, current, count - current, rf)?;
                 let mut topic = TopicInfo::clone(topic);
                 topic.partitions.extend(added);
                 next.topics.insert(name.clone(), Arc::new(topic));
@@ -89,6 +119,17 @@ impl MetadataImage {
                 next.topics.insert(name.clone(), Arc::new(topic));
                 Outcome::Done
             }
+            Command::Import(old) => {
+                if next.topics.is_empty() {
+                    next.brokers = old.brokers.clone();
+                    next.topics = old.topics.clone();
+                    next.next_producer_id = next.next_producer_id.max(old.next_producer_id);
+                    if !old.cluster_id.is_empty() {
+                        next.cluster_id = old.cluster_id.clone();
+                    }
+                }
+                Outcome::Done
+            }
             Command::AllocateProducerIds { count } => {
                 let first = next.next_producer_id;
                 next.next_producer_id += count;
@@ -98,20 +139,91 @@ impl MetadataImage {
         Ok((next, outcome))
     }
 
-    /// Spreads `count` new partitions, numbered from `first`, over the registered brokers:
-    /// partition p's replicas start at broker (p mod n) and continue round the ring.
-    fn place_replicas(&self, first: i32, count: i32, replication_factor: i32) -> Result<Vec<PartitionInfo>, MetaError> {
-        let brokers: Vec<i32> = self.brokers.keys().copied().collect();
+    /// Every partition led by fenced broker `id` gets a new leader from its ISR among the live
+    /// brokers, or none (-1) when the ISR has no other live member; the fenced broker stays the
+    /// last ISR member then, so it can lead again when it comes back. Each change bumps the
+    /// leader epoch.
+    fn move_leadership_from(&mut self, id: i32) {
+        let live: Vec<i32> = self.live_brokers().map(|b| b.id).collect();
+        self.change_partitions(|p| {
+            if p.leader != id {
+                return false;
+            }
+            match p.isr.iter().copied().find(|r| *r != id && live.contains(r)) {
+                Some(next) => {
+                    p.leader = next;
+                    p.isr.retain(|r| *r != id);
+                }
+                None => p.leader = -1,
+            }
+            true
+        });
+    }
+
+    /// Partitions without a leader whose ISR holds broker `id` get it back as their leader.
+    fn take_back_leadership(&mut self, id: i32) {
+        self.change_partitions(|p| {
+            if p.leader != -1 || !p.isr.contains(&id) {
+                return false;
+            }
+            p.leader = id;
+            true
+        });
+    }
+
+    /// Applies `change` to every partition; those it changed get a new leader and partition epoch.
+    fn change_partitions(&mut self, mut change: impl FnMut(&mut PartitionInfo) -> bool) {
+        for topic in self.topics.values_mut() {
+            let mut changed: Option<TopicInfo> = None;
+            for (i, p) in topic.partitions.iter().enumerate() {
+                let mut p = p.clone();
+                if change(&mut p) {
+                    p.leader_epoch += 1;
+                    p.partition_epoch += 1;
+                    changed.get_or_insert_with(|| TopicInfo::clone(topic)).partitions[i] = p;
+                }
+            }
+            if let Some(t) = changed {
+                *topic = Arc::new(t);
+            }
+        }
+    }
+
+    /// Live brokers in placement order: by id, and when racks are set, alternating between
+    /// racks (rack a's first broker, rack b's first, ..., rack a's second, ...), so consecutive
+    /// replicas of a partition land on different racks as Kafka's rack-aware assignment does.
+    fn placement_ring(&self) -> Vec<i32> {
+        let mut racks: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+        for b in self.live_brokers() {
+            racks.entry(b.rack.as_deref().unwrap_or("")).or_default().push(b.id);
+        }
+        let longest = racks.values().map(Vec::len).max().unwrap_or(0);
+        (0..longest).flat_map(|i| racks.values().filter_map(move |ids| ids.get(i).copied())).collect()
+    }
+
+    /// Spreads `count` new partitions, numbered from `first`, over the live brokers: partition
+    /// p's replicas start at ring position (start + p) mod n and continue round the ring, where
+    /// `start` comes from the topic id so that small topics do not all land on one broker.
+    fn place_replicas(
+        &self,
+        topic_id: Uuid,
+        first: i32,
+        count: i32,
+        replication_factor: i32,
+    ) -> Result<Vec<PartitionInfo>, MetaError> {
+        let brokers = self.placement_ring();
         if replication_factor < 1 || replication_factor as usize > brokers.len() {
             return Err(MetaError::InvalidReplicationFactor {
                 requested: replication_factor,
                 available: brokers.len(),
             });
         }
+        let start = (topic_id.as_u128() % brokers.len() as u128) as usize;
         Ok((first..first + count)
             .map(|index| {
-                let replicas: Vec<i32> =
-                    (0..replication_factor).map(|r| brokers[(index as usize + r as usize) % brokers.len()]).collect();
+                let replicas: Vec<i32> = (0..replication_factor)
+                    .map(|r| brokers[(start + index as usize + r as usize) % brokers.len()])
+                    .collect();
                 PartitionInfo {
                     index,
                     leader: replicas[0],
@@ -137,7 +249,7 @@ mod tests {
     use super::*;
 
     fn broker(id: i32) -> Command {
-        Command::RegisterBroker(BrokerInfo { id, host: "127.0.0.1".into(), port: 9092, rack: None })
+        Command::RegisterBroker(BrokerInfo { id, host: "127.0.0.1".into(), port: 9092, rack: None, fenced: false })
     }
 
     fn create(name: &str, partitions: i32, rf: i32) -> Command {
@@ -206,5 +318,79 @@ mod tests {
         let copy = before.clone();
         let _ = before.apply(2, &create("a", 1, 1)).unwrap();
         assert_eq!(before, copy);
+    }
+
+    fn racked(id: i32, rack: &str) -> Command {
+        Command::RegisterBroker(BrokerInfo {
+            id,
+            host: "127.0.0.1".into(),
+            port: 9092,
+            rack: Some(rack.into()),
+            fenced: false,
+        })
+    }
+
+    #[test]
+    fn fencing_moves_leadership_away_and_back() {
+        let image = run(&[broker(1), broker(2), create("ab", 4, 1)]).unwrap();
+        let led_by_1: Vec<i32> =
+            image.topic("ab").unwrap().partitions.iter().filter(|p| p.leader == 1).map(|p| p.index).collect();
+        assert_eq!(led_by_1.len(), 2, "four partitions over two brokers");
+        let (fenced, _) = image.apply(4, &Command::FenceBroker { id: 1 }).unwrap();
+        assert!(!fenced.is_live(1));
+        assert_eq!(fenced.live_brokers().count(), 1);
+        for p in &fenced.topic("ab").unwrap().partitions {
+            if led_by_1.contains(&p.index) {
+                assert_eq!((p.leader, p.leader_epoch, p.isr.clone()), (-1, 1, vec![1]), "RF=1: no other replica");
+            } else {
+                assert_eq!((p.leader, p.leader_epoch), (2, 0), "untouched");
+            }
+        }
+        let err = fenced.apply(5, &create("new", 2, 2)).unwrap_err();
+        assert!(matches!(err, MetaError::InvalidReplicationFactor { available: 1, .. }), "only live brokers count");
+        let (back, _) = fenced.apply(5, &Command::UnfenceBroker { id: 1 }).unwrap();
+        for p in &back.topic("ab").unwrap().partitions {
+            if led_by_1.contains(&p.index) {
+                assert_eq!((p.leader, p.leader_epoch), (1, 2));
+            }
+        }
+        assert!(matches!(back.apply(6, &Command::FenceBroker { id: 9 }), Err(MetaError::UnknownBroker(9))));
+    }
+
+    #[test]
+    fn fencing_a_leader_with_replicas_elects_from_the_isr() {
+        let image = run(&[broker(1), broker(2), broker(3), create("abc", 3, 3)]).unwrap();
+        let (fenced, _) = image.apply(5, &Command::FenceBroker { id: 2 }).unwrap();
+        let before = &image.topic("abc").unwrap().partitions;
+        for (old, p) in before.iter().zip(&fenced.topic("abc").unwrap().partitions) {
+            assert_ne!(p.leader, 2);
+            if old.leader == 2 {
+                assert!(!p.isr.contains(&2), "the fenced leader leaves the ISR: {p:?}");
+                assert_eq!(p.leader_epoch, old.leader_epoch + 1);
+            } else {
+                assert_eq!(p, old, "partitions led elsewhere are untouched");
+            }
+        }
+    }
+
+    #[test]
+    fn placement_alternates_racks_and_spreads_leaders() {
+        let image = run(&[racked(1, "a"), racked(2, "a"), racked(3, "b"), racked(4, "b"), create("t", 8, 2)]).unwrap();
+        let rack = |id: i32| if id <= 2 { "a" } else { "b" };
+        let t = image.topic("t").unwrap();
+        for p in &t.partitions {
+            assert_ne!(rack(p.replicas[0]), rack(p.replicas[1]), "partition {} on one rack", p.index);
+        }
+        for id in 1..=4 {
+            assert_eq!(t.partitions.iter().filter(|p| p.leader == id).count(), 2, "broker {id} leads two");
+        }
+    }
+
+    #[test]
+    fn the_first_cluster_id_wins() {
+        let (image, _) =
+            MetadataImage::default().apply(1, &Command::InitCluster { cluster_id: "first".into() }).unwrap();
+        let (image, _) = image.apply(2, &Command::InitCluster { cluster_id: "second".into() }).unwrap();
+        assert_eq!(image.cluster_id, "first");
     }
 }

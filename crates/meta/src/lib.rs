@@ -1,25 +1,37 @@
 //! Cluster metadata for Fjord: brokers, topics, partitions and topic configs, changed only by typed
-//! commands applied in order by a deterministic state machine, and persisted in the node's RocksDB.
-//!
-//! Today a node is a one-voter cluster of itself: a proposed command is written to the command log
-//! and applied. Raft replication (openraft) slots in under [`Metadata::propose`] without changing
-//! its callers.
+//! commands that a Raft quorum of controllers (openraft) agrees on and every node applies in the
+//! same order to a deterministic state machine. Raft's log, vote and snapshots live in the
+//! node's RocksDB. A node with no voters configured is a one-voter cluster of itself.
 //!
 //! # Layout
 //! - [`types`]: the domain records (brokers, topics, partitions) and the [`Command`]s that change them.
 //! - [`image`]: [`MetadataImage`], the immutable state readers share, and its pure `apply`.
-//! - [`store`]: [`NodeDb`], the node's RocksDB: command log, snapshots, node-local partition state.
-//! - [`service`]: [`Metadata`], the handle that proposes commands and publishes new images.
+//! - [`raft`]: the openraft type configuration (entries carry commands).
+//! - [`log_store`]: [`LogStore`], the Raft log and vote in RocksDB.
+//! - [`state_machine`]: [`StateMachine`], the applied image and its snapshots.
+//! - [`network`]: the controllers' framed RPC and its client, [`network::Peer`].
+//! - [`server`]: the RPC server on the `CONTROLLER` listener.
+//! - [`controller`]: [`controller::Liveness`], the active controller's pure view of broker heartbeats.
+//! - [`node`]: [`Metadata`], a running node: proposing, forwarding, images, heartbeats, fencing.
+//! - [`store`]: [`NodeDb`], the node's RocksDB and its column families.
 //! - [`error`]: the one error type, [`MetaError`].
 
+pub mod controller;
 pub mod error;
 pub mod image;
-pub mod service;
+pub mod log_store;
+pub mod network;
+pub mod node;
+pub mod raft;
+mod server;
+pub mod state_machine;
 pub mod store;
 pub mod types;
 
 pub use error::MetaError;
 pub use image::MetadataImage;
-pub use service::Metadata;
+pub use log_store::LogStore;
+pub use node::{MetaConfig, Metadata};
+pub use state_machine::StateMachine;
 pub use store::NodeDb;
 pub use types::{BrokerInfo, Command, Outcome, PartitionInfo, TopicInfo};

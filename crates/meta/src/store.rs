@@ -1,8 +1,11 @@
 //! [`NodeDb`]: the one RocksDB of a node, holding small state only — never record data.
 //!
 //! Column families:
-//! - `meta_log`: metadata commands by index (8-byte big-endian key → JSON [`Command`]).
-//! - `meta_snapshot`: the latest [`MetadataImage`] (key `image`), after which `meta_log` is replayed.
+//! - `raft_log`: the Raft log, entry index (8-byte big-endian) → JSON entry ([`crate::log_store`]).
+//! - `raft_state`: the vote, the committed log id and the last purged log id.
+//! - `raft_snapshot`: the latest state-machine snapshot, its meta and its bytes ([`crate::state_machine`]).
+//! - `meta_log`, `meta_snapshot`: the command log and image of the one-node metadata that came
+//!   before Raft, read once to carry an existing data directory over.
 //! - `partition_state`: node-local per-partition state (key `<topic uuid>/<partition>/log_start`).
 //! - `node`: node identity (cluster id).
 //!
@@ -21,6 +24,9 @@ const CF_LOG: &str = "meta_log";
 const CF_SNAPSHOT: &str = "meta_snapshot";
 const CF_PARTITION: &str = "partition_state";
 const CF_NODE: &str = "node";
+pub(crate) const CF_RAFT_LOG: &str = "raft_log";
+pub(crate) const CF_RAFT_STATE: &str = "raft_state";
+pub(crate) const CF_RAFT_SNAPSHOT: &str = "raft_snapshot";
 const SNAPSHOT_KEY: &[u8] = b"image";
 
 /// The node's RocksDB and its column families.
@@ -42,7 +48,7 @@ impl NodeDb {
         opts.create_missing_column_families(true);
         opts.set_keep_log_file_num(2);
         opts.set_max_log_file_size(1 << 20);
-        let cfs = [CF_LOG, CF_SNAPSHOT, CF_PARTITION, CF_NODE]
+        let cfs = [CF_LOG, CF_SNAPSHOT, CF_PARTITION, CF_NODE, CF_RAFT_LOG, CF_RAFT_STATE, CF_RAFT_SNAPSHOT]
             .into_iter()
             .map(|name| ColumnFamilyDescriptor::new(name, Options::default()));
         let db = DB::open_cf_descriptors(&opts, dir, cfs)
@@ -50,12 +56,17 @@ impl NodeDb {
         Ok(Self { db })
     }
 
-    fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
+    pub(crate) fn cf(&self, name: &str) -> &rocksdb::ColumnFamily {
         // The families are created at open; a missing one is a bug.
         self.db.cf_handle(name).expect("column family created at open")
     }
 
-    fn synced() -> WriteOptions {
+    /// The database itself, for the Raft storage in this crate.
+    pub(crate) fn raw(&self) -> &DB {
+        &self.db
+    }
+
+    pub(crate) fn synced() -> WriteOptions {
         let mut w = WriteOptions::default();
         w.set_sync(true);
         w
@@ -98,6 +109,30 @@ impl NodeDb {
             Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
             None => Ok(None),
         }
+    }
+
+    /// The metadata a pre-Raft Fjord left here (its snapshot with the commands after it
+    /// replayed), if any.
+    pub(crate) fn legacy_image(&self) -> Result<Option<MetadataImage>, MetaError> {
+        let snapshot = self.load_snapshot()?;
+        let commands = self.commands_after(snapshot.as_ref().map_or(0, |s| s.applied_index))?;
+        if snapshot.is_none() && commands.is_empty() {
+            return Ok(None);
+        }
+        let mut image = snapshot.unwrap_or_default();
+        for (index, command) in commands {
+            image = image.apply(index, &command)?.0;
+        }
+        Ok(Some(image))
+    }
+
+    /// Drops the pre-Raft metadata once it has been carried over.
+    pub(crate) fn drop_legacy(&self) -> Result<(), MetaError> {
+        let mut batch = WriteBatch::default();
+        batch.delete_cf(self.cf(CF_SNAPSHOT), SNAPSHOT_KEY);
+        batch.delete_range_cf(self.cf(CF_LOG), 0u64.to_be_bytes(), u64::MAX.to_be_bytes());
+        self.db.write_opt(batch, &Self::synced())?;
+        Ok(())
     }
 
     /// A node identity value.

@@ -13,6 +13,10 @@ pub struct BrokerInfo {
     pub host: String,
     pub port: u16,
     pub rack: Option<String>,
+    /// Set by the controller when the broker's heartbeats stop; a fenced broker is not listed to
+    /// clients, leads nothing and gets no new replicas until it heartbeats again.
+    #[serde(default)]
+    pub fenced: bool,
 }
 
 /// One partition's replica placement and leadership.
@@ -38,9 +42,23 @@ pub struct TopicInfo {
 
 /// A change to the cluster metadata. Validation that needs broker defaults (config values, name
 /// rules) happens before proposing; the state machine checks what depends on the current state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Command {
+    /// Names the cluster; only the first such command takes effect (every node proposes one at
+    /// its first start, so the id is the one all of them agree on).
+    InitCluster {
+        cluster_id: String,
+    },
+    /// A broker (re)announces itself and its address; it is live (unfenced) from here on.
     RegisterBroker(BrokerInfo),
+    /// The controller stopped hearing from the broker: it leads nothing until it is unfenced.
+    FenceBroker {
+        id: i32,
+    },
+    /// A fenced broker heartbeats again and takes back the partitions left without a leader.
+    UnfenceBroker {
+        id: i32,
+    },
     CreateTopic {
         name: String,
         id: Uuid,
@@ -60,6 +78,9 @@ pub enum Command {
         name: String,
         configs: BTreeMap<String, String>,
     },
+    /// Carries the metadata of a pre-Raft data directory into the replicated state, once, on a
+    /// cluster that has no topics yet.
+    Import(Box<crate::MetadataImage>),
     /// Reserves `count` producer ids for InitProducerId.
     AllocateProducerIds {
         count: i64,
@@ -67,7 +88,7 @@ pub enum Command {
 }
 
 /// What applying a command produced, for the proposer.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Outcome {
     Done,
     /// The first of the reserved producer ids.
