@@ -7,7 +7,7 @@ use fjord_protocol::VersionTable;
 
 use tokio::sync::watch;
 
-use crate::replica::ReplicaManager;
+use crate::replica::{Partition, ReplicaManager};
 use crate::telemetry::Telemetry;
 use crate::{BrokerConfig, BrokerError};
 
@@ -68,6 +68,20 @@ impl Broker {
     /// The current metadata image.
     pub fn image(&self) -> Arc<MetadataImage> {
         self.meta.image()
+    }
+
+    /// The hosted partition `topic`/`index` when this broker leads it — the one clients may
+    /// produce to and fetch from. A partition that exists but is led elsewhere (or by no one)
+    /// is NOT_LEADER_OR_FOLLOWER, so that clients refresh their metadata and find the leader.
+    pub fn leader_partition(&self, topic: &str, index: i32) -> Result<Arc<Partition>, BrokerError> {
+        match self.replicas.partition(topic, index) {
+            Some(p) if p.leader() == self.config.node_id => Ok(p),
+            Some(_) => Err(BrokerError::NotLeaderOrFollower),
+            None => match self.image().topic(topic) {
+                Some(t) if index >= 0 && (index as usize) < t.partitions.len() => Err(BrokerError::NotLeaderOrFollower),
+                _ => Err(BrokerError::UnknownTopicOrPartition),
+            },
+        }
     }
 
     /// Proposes a metadata change and, once applied, brings the hosted partitions in line, so

@@ -36,12 +36,17 @@ pub const PROPERTIES: &[PropertyDef] = &[
     PropertyDef {
         name: "listeners",
         default: "PLAINTEXT://127.0.0.1:9092",
-        doc: "Address the Kafka listener binds (PLAINTEXT only). Port 0 picks a free port.",
+        doc: "Addresses to bind: the Kafka listener (`PLAINTEXT://host:port`) and, in a cluster, the Raft listener (`CONTROLLER://host:port`), comma-separated. Port 0 picks a free port.",
     },
     PropertyDef {
         name: "advertised.listeners",
         default: "",
-        doc: "Address given to clients in Metadata; empty means the bound listener address.",
+        doc: "Address given to clients in Metadata (`PLAINTEXT://host:port`); empty means the bound listener address.",
+    },
+    PropertyDef {
+        name: "broker.rack",
+        default: "",
+        doc: "Rack of this broker; replicas of a partition are spread over racks when brokers set it.",
     },
     PropertyDef {
         name: "log.dirs",
@@ -130,7 +135,17 @@ pub const PROPERTIES: &[PropertyDef] = &[
     PropertyDef {
         name: "controller.quorum.voters",
         default: "",
-        doc: "Raft voters id@host:port,...; empty: this node is a cluster of one.",
+        doc: "Raft voters of the metadata quorum, `id@host:port,...` (their CONTROLLER listeners); this node must be one of them. Empty: this node is a cluster of one.",
+    },
+    PropertyDef {
+        name: "broker.heartbeat.interval.ms",
+        default: "2000",
+        doc: "How often the broker tells the active controller it is alive.",
+    },
+    PropertyDef {
+        name: "broker.session.timeout.ms",
+        default: "9000",
+        doc: "A broker the controller has not heard from for this long is fenced: it is no longer listed and leads no partition until it heartbeats again.",
     },
     PropertyDef {
         name: "shutdown.timeout.ms",
@@ -166,6 +181,13 @@ pub enum LogFormat {
 pub struct BrokerConfig {
     pub node_id: i32,
     pub listener: SocketAddr,
+    /// The Raft listener (`CONTROLLER://` in `listeners`); required when there are voters.
+    pub controller_listener: Option<SocketAddr>,
+    /// `controller.quorum.voters`: id → `host:port`; empty for a cluster of one.
+    pub voters: BTreeMap<i32, String>,
+    pub rack: Option<String>,
+    pub heartbeat_interval_ms: u64,
+    pub session_timeout_ms: u64,
     pub advertised: Option<(String, u16)>,
     pub data_dir: PathBuf,
     pub num_partitions: i32,
@@ -202,17 +224,37 @@ impl BrokerConfig {
             values.insert(def.name, (value.trim().to_string(), true));
         }
         let get = |k: &str| values[k].0.clone();
-        let listener = parse_listener("listeners", &get("listeners"))?;
+        let listeners = parse_listeners("listeners", &get("listeners"))?;
+        let listener = listeners
+            .get("PLAINTEXT")
+            .copied()
+            .ok_or_else(|| invalid("listeners", &get("listeners"), "a PLAINTEXT://host:port listener is required"))?;
         let advertised = match get("advertised.listeners").as_str() {
             "" => None,
             v => {
-                let (host, port) = split_listener("advertised.listeners", v)?;
+                // Only the client listener is advertised; a CONTROLLER entry is the voters' business.
+                let client = v.split(',').map(str::trim).find(|l| !l.starts_with("CONTROLLER://")).unwrap_or(v);
+                let (host, port) = split_listener("advertised.listeners", client)?;
                 Some((host, port))
             }
         };
+        let voters = parse_voters("controller.quorum.voters", &get("controller.quorum.voters"))?;
         let config = Self {
             node_id: parse_num("node.id", &get("node.id"), 0..=i32::MAX as i64)? as i32,
             listener,
+            controller_listener: listeners.get("CONTROLLER").copied(),
+            voters,
+            rack: Some(get("broker.rack")).filter(|r| !r.is_empty()),
+            heartbeat_interval_ms: parse_num(
+                "broker.heartbeat.interval.ms",
+                &get("broker.heartbeat.interval.ms"),
+                10..=i64::from(i32::MAX),
+            )? as u64,
+            session_timeout_ms: parse_num(
+                "broker.session.timeout.ms",
+                &get("broker.session.timeout.ms"),
+                100..=i64::from(i32::MAX),
+            )? as u64,
             advertised,
             data_dir: PathBuf::from(non_empty("log.dirs", &get("log.dirs"))?),
             num_partitions: parse_num("num.partitions", &get("num.partitions"), 1..=100_000)? as i32,
@@ -277,12 +319,21 @@ impl BrokerConfig {
             )? * 60_000,
             values,
         };
-        if !config.value("controller.quorum.voters").is_empty() {
-            return Err(invalid(
-                "controller.quorum.voters",
-                &config.value("controller.quorum.voters"),
-                "multi-node clusters are not available yet; leave it empty for a single node",
-            ));
+        if !config.voters.is_empty() {
+            let voters = config.value("controller.quorum.voters");
+            if !config.voters.contains_key(&config.node_id) {
+                let why =
+                    format!("node.id {} is not among the voters (every node is broker and controller)", config.node_id);
+                return Err(invalid("controller.quorum.voters", &voters, &why));
+            }
+            if config.controller_listener.is_none() {
+                let why = "a cluster node needs a CONTROLLER://host:port listener for Raft";
+                return Err(invalid("listeners", &config.value("listeners"), why));
+            }
+        }
+        if config.heartbeat_interval_ms >= config.session_timeout_ms {
+            let why = "must be shorter than broker.session.timeout.ms";
+            return Err(invalid("broker.heartbeat.interval.ms", &config.value("broker.heartbeat.interval.ms"), why));
         }
         // Topic defaults are validated by the same rules as topic configs.
         crate::topic_config::TopicDefaults::from_broker(&config)
@@ -419,15 +470,55 @@ fn split_listener(key: &str, value: &str) -> Result<(String, u16), ConfigError> 
     }
     let rest =
         value.strip_prefix("PLAINTEXT://").ok_or_else(|| invalid(key, value, "expected PLAINTEXT://host:port"))?;
-    let (host, port) = rest.rsplit_once(':').ok_or_else(|| invalid(key, value, "expected PLAINTEXT://host:port"))?;
+    split_host_port(key, value, rest)
+}
+
+fn split_host_port(key: &str, value: &str, rest: &str) -> Result<(String, u16), ConfigError> {
+    let (host, port) = rest.rsplit_once(':').ok_or_else(|| invalid(key, value, "expected NAME://host:port"))?;
     let port: u16 = port.parse().map_err(|_| invalid(key, value, "port must be 0..=65535"))?;
     let host = host.trim_start_matches('[').trim_end_matches(']');
     Ok((host.to_string(), port))
 }
 
-fn parse_listener(key: &str, value: &str) -> Result<SocketAddr, ConfigError> {
-    let (host, port) = split_listener(key, value)?;
-    socket_addr(key, value, &host, port)
+/// `PLAINTEXT://host:port[,CONTROLLER://host:port]`: the bound address of each listener name.
+fn parse_listeners(key: &str, value: &str) -> Result<BTreeMap<&'static str, SocketAddr>, ConfigError> {
+    let mut out = BTreeMap::new();
+    for entry in value.split(',').map(str::trim) {
+        let (name, rest) = entry
+            .split_once("://")
+            .ok_or_else(|| invalid(key, value, "expected PLAINTEXT://host:port[,CONTROLLER://host:port]"))?;
+        let name = match name {
+            "PLAINTEXT" => "PLAINTEXT",
+            "CONTROLLER" => "CONTROLLER",
+            other => {
+                let why = format!("listener '{other}' is not supported: use PLAINTEXT:// and CONTROLLER://");
+                return Err(invalid(key, value, &why));
+            }
+        };
+        let (host, port) = split_host_port(key, value, rest)?;
+        if out.insert(name, socket_addr(key, value, &host, port)?).is_some() {
+            return Err(invalid(key, value, &format!("{name} is listed twice")));
+        }
+    }
+    Ok(out)
+}
+
+/// `controller.quorum.voters`: `id@host:port,...`, as Kafka writes it.
+fn parse_voters(key: &str, value: &str) -> Result<BTreeMap<i32, String>, ConfigError> {
+    let mut out = BTreeMap::new();
+    for entry in value.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (id, addr) = entry.split_once('@').ok_or_else(|| invalid(key, value, "expected id@host:port,..."))?;
+        let id = parse_num(key, id.trim(), 0..=i64::from(i32::MAX))
+            .map_err(|_| invalid(key, value, &format!("voter id '{id}' is not a node id")))? as i32;
+        let (host, port) = split_host_port(key, value, addr.trim())?;
+        if host.is_empty() || port == 0 {
+            return Err(invalid(key, value, "every voter needs a host and a non-zero port"));
+        }
+        if out.insert(id, format!("{host}:{port}")).is_some() {
+            return Err(invalid(key, value, &format!("voter {id} is listed twice")));
+        }
+    }
+    Ok(out)
 }
 
 /// `host:port` without a listener name (the HTTP endpoint).
@@ -478,6 +569,42 @@ mod tests {
         assert!(matches!(e, ConfigError::Unknown(_)));
         let e = BrokerConfig::from_properties(props(&[("log.message.timestamp.type", "Now")])).unwrap_err();
         assert!(e.to_string().contains("log.message.timestamp.type"), "{e}");
+    }
+
+    #[test]
+    fn cluster_listeners_and_voters_parse_as_kafka_writes_them() {
+        let c = BrokerConfig::from_properties(props(&[
+            ("node.id", "2"),
+            ("listeners", "PLAINTEXT://127.0.0.1:9192,CONTROLLER://127.0.0.1:9193"),
+            ("controller.quorum.voters", "1@127.0.0.1:9093,2@127.0.0.1:9193,3@localhost:9293"),
+            ("broker.rack", "r1"),
+        ]))
+        .unwrap();
+        assert_eq!(c.listener, "127.0.0.1:9192".parse().unwrap());
+        assert_eq!(c.controller_listener, Some("127.0.0.1:9193".parse().unwrap()));
+        assert_eq!(c.voters.len(), 3);
+        assert_eq!(c.voters[&3], "localhost:9293");
+        assert_eq!(c.rack.as_deref(), Some("r1"));
+
+        let not_a_voter = BrokerConfig::from_properties(props(&[
+            ("node.id", "4"),
+            ("listeners", "PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:0"),
+            ("controller.quorum.voters", "1@127.0.0.1:9093"),
+        ]))
+        .unwrap_err();
+        assert!(not_a_voter.to_string().contains("not among the voters"), "{not_a_voter}");
+        let no_controller = BrokerConfig::from_properties(props(&[
+            ("listeners", "PLAINTEXT://127.0.0.1:0"),
+            ("controller.quorum.voters", "1@127.0.0.1:9093"),
+        ]))
+        .unwrap_err();
+        assert!(no_controller.to_string().contains("CONTROLLER"), "{no_controller}");
+        for bad in ["1@127.0.0.1", "x@127.0.0.1:1", "1@127.0.0.1:1,1@127.0.0.1:2", "1:127.0.0.1:9"] {
+            let e = BrokerConfig::from_properties(props(&[("controller.quorum.voters", bad)])).unwrap_err();
+            assert!(e.to_string().contains("controller.quorum.voters"), "{bad}: {e}");
+        }
+        let e = BrokerConfig::from_properties(props(&[("listeners", "SSL://127.0.0.1:1")])).unwrap_err();
+        assert!(e.to_string().contains("not supported"), "{e}");
     }
 
     #[test]

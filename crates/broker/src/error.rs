@@ -20,6 +20,8 @@ pub enum BrokerError {
     Group(#[from] GroupError),
     #[error("this server does not host this topic-partition")]
     UnknownTopicOrPartition,
+    #[error("this broker is not the leader of this partition")]
+    NotLeaderOrFollower,
     #[error("this server does not host this topic id")]
     UnknownTopicId,
     #[error("{0}")]
@@ -72,7 +74,10 @@ impl BrokerError {
                 MetaError::UnknownTopic(_) => ResponseError::UnknownTopicOrPartition,
                 MetaError::InvalidPartitions(_) => ResponseError::InvalidPartitions,
                 MetaError::InvalidReplicationFactor { .. } => ResponseError::InvalidReplicationFactor,
+                MetaError::UnknownBroker(_) => ResponseError::BrokerNotAvailable,
                 MetaError::Storage(_) => ResponseError::UnknownServerError,
+                // What Kafka answers when the controller does not commit a change in time.
+                MetaError::Unavailable(_) => ResponseError::RequestTimedOut,
             },
             BrokerError::Group(e) => match e {
                 GroupError::InvalidGroupId => ResponseError::InvalidGroupId,
@@ -87,8 +92,10 @@ impl BrokerError {
                 GroupError::NonEmptyGroup(_) => ResponseError::NonEmptyGroup,
                 GroupError::CoordinatorNotAvailable => ResponseError::CoordinatorNotAvailable,
                 GroupError::GroupSubscribedToTopic(_) => ResponseError::GroupSubscribedToTopic,
+                GroupError::NotCoordinator(_) => ResponseError::NotCoordinator,
             },
             BrokerError::UnknownTopicOrPartition => ResponseError::UnknownTopicOrPartition,
+            BrokerError::NotLeaderOrFollower => ResponseError::NotLeaderOrFollower,
             BrokerError::UnknownTopicId => ResponseError::UnknownTopicId,
             BrokerError::InvalidTopic(_) => ResponseError::InvalidTopicException,
             BrokerError::InvalidRequiredAcks(_) => ResponseError::InvalidRequiredAcks,

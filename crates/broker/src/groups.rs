@@ -154,6 +154,27 @@ fn offsets_partitions(broker: &Broker) -> i32 {
     broker.image().topic(OFFSETS_TOPIC).map_or(broker.groups.partitions, |t| t.partitions.len() as i32)
 }
 
+/// Whether this broker coordinates `group`: it leads the group's `__consumer_offsets`
+/// partition. Before the topic exists every broker may answer (the first request creates it).
+pub fn check_coordinator(broker: &Broker, group: &str) -> Result<(), GroupError> {
+    let image = broker.image();
+    let Some(topic) = image.topic(OFFSETS_TOPIC) else { return Ok(()) };
+    let p = partition_for(group, topic.partitions.len() as i32);
+    match topic.partitions.get(p as usize) {
+        Some(info) if info.leader == broker.config.node_id => Ok(()),
+        _ => Err(GroupError::NotCoordinator(group.to_string())),
+    }
+}
+
+/// The broker coordinating `group`; `None` while the topic does not exist or the group's
+/// partition has no live leader.
+pub fn coordinator_of(broker: &Broker, group: &str) -> Option<fjord_meta::BrokerInfo> {
+    let image = broker.image();
+    let topic = image.topic(OFFSETS_TOPIC)?;
+    let p = topic.partitions.get(partition_for(group, topic.partitions.len() as i32) as usize)?;
+    image.brokers.get(&p.leader).filter(|b| !b.fenced).cloned()
+}
+
 /// Creates `__consumer_offsets` on first use, as Kafka does.
 pub async fn ensure_topic(broker: &Broker) -> Result<(), BrokerError> {
     if broker.image().topic(OFFSETS_TOPIC).is_some() {
@@ -229,6 +250,7 @@ fn unavailable(e: BrokerError) -> GroupError {
 pub async fn join(broker: &Broker, req: fjord_group::JoinRequest) -> fjord_group::JoinOutcome {
     let member = req.member_id.clone();
     ensure_topic(broker).await.map_err(|e| (unavailable(e), member.clone()))?;
+    check_coordinator(broker, &req.group_id).map_err(|e| (e, member.clone()))?;
     let (rx, pending) = broker.groups.run(broker, |st, _| {
         let (id, rx) = st.waiter();
         (rx, st.coordinator.join(id, req, now_ms()))
@@ -241,6 +263,7 @@ pub async fn join(broker: &Broker, req: fjord_group::JoinRequest) -> fjord_group
 }
 
 pub async fn sync_group(broker: &Broker, req: fjord_group::SyncRequest) -> Result<fjord_group::SyncResult, GroupError> {
+    check_coordinator(broker, &req.group_id)?;
     let (rx, pending) = broker.groups.run(broker, |st, _| {
         let (id, rx) = st.waiter();
         (rx, st.coordinator.sync(id, req, now_ms()))
@@ -253,11 +276,15 @@ pub async fn sync_group(broker: &Broker, req: fjord_group::SyncRequest) -> Resul
 }
 
 pub fn heartbeat(broker: &Broker, req: &fjord_group::HeartbeatRequest) -> Result<(), GroupError> {
+    check_coordinator(broker, &req.group_id)?;
     let mut state = broker.groups.lock();
     state.coordinator.heartbeat(req, now_ms())
 }
 
 pub async fn leave(broker: &Broker, group: &str, members: Vec<fjord_group::LeavingMember>) -> Reply {
+    if let Err(e) = check_coordinator(broker, group) {
+        return Reply::Leave(Err(e));
+    }
     let (reply, pending) = broker.groups.run(broker, |st, _| st.coordinator.leave(group, members, now_ms()));
     persist(broker, pending).await;
     reply
@@ -271,6 +298,7 @@ pub async fn commit(
     entries: Vec<(String, i32, Committed)>,
 ) -> Result<(), BrokerError> {
     ensure_topic(broker).await.map_err(|e| BrokerError::Group(unavailable(e)))?;
+    check_coordinator(broker, &req.group_id)?;
     let p = partition_for(&req.group_id, offsets_partitions(broker));
     let (checked, pending) = broker.groups.run(broker, |st, writes| {
         if let Err(e) = st.coordinator.check_commit(req, now_ms()) {
@@ -288,6 +316,7 @@ pub async fn commit(
 
 /// DeleteGroups for one group: its membership and all its offsets go.
 pub async fn delete_group(broker: &Broker, group: &str) -> Result<(), BrokerError> {
+    check_coordinator(broker, group)?;
     let p = partition_for(group, offsets_partitions(broker));
     let (deleted, pending) = broker.groups.run(broker, |st, writes| match st.coordinator.delete(group) {
         Ok(actions) => {
@@ -308,6 +337,7 @@ pub async fn delete_offsets(
     group: &str,
     partitions: Vec<(String, i32)>,
 ) -> Result<Vec<(String, i32, Result<(), GroupError>)>, BrokerError> {
+    check_coordinator(broker, group)?;
     let p = partition_for(group, offsets_partitions(broker));
     let (results, pending) = broker.groups.run(broker, |st, writes| {
         let Some(state) = st.coordinator.state(group) else {

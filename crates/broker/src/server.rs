@@ -1,17 +1,19 @@
 //! Startup, background tasks and graceful shutdown of one broker.
 //!
-//! Start: bind the HTTP endpoint (alive, not ready), open the node's RocksDB and the metadata,
-//! register this broker, bind the listener (so a port of 0 becomes a real one before anyone is
-//! told), open the partition logs (recovering them after an unclean stop), then accept clients and
-//! report ready. Shutdown: report not ready, stop accepting, let every connection finish the
-//! request it is on (long polls answer at once; bounded by `shutdown.timeout.ms`), close the logs
-//! with an fsync, leave the clean-shutdown marker, and stop the HTTP endpoint last.
+//! Start: bind the HTTP endpoint (alive, not ready), open the node's RocksDB, start the metadata
+//! node (Raft, and its RPC server on the CONTROLLER listener in a cluster), bind the Kafka
+//! listener (so a port of 0 becomes a real one before anyone is told), wait for the metadata
+//! quorum and register this broker with the controller, open the partition logs (recovering them
+//! after an unclean stop), then accept clients and report ready. Shutdown: report not ready, stop
+//! accepting, let every connection finish the request it is on (long polls answer at once;
+//! bounded by `shutdown.timeout.ms`), close the logs with an fsync, leave the clean-shutdown
+//! marker, stop the metadata node, and stop the HTTP endpoint last.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fjord_meta::{BrokerInfo, Command, Metadata, NodeDb};
+use fjord_meta::{BrokerInfo, MetaConfig, Metadata, NodeDb};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -73,17 +75,29 @@ impl Starting {
         std::fs::create_dir_all(&db_dir)
             .map_err(|e| BrokerError::Storage(format!("cannot create {}: {e}", db_dir.display())))?;
         let db = Arc::new(NodeDb::open(&db_dir)?);
-        let meta = Arc::new(Metadata::open(db.clone(), config.node_id)?);
+        let controller = match config.controller_listener {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| BrokerError::Storage(format!("cannot listen for controllers on {addr}: {e}")))?,
+            ),
+            None => None,
+        };
+        let meta = Metadata::start(db.clone(), meta_config(&config), controller).await?;
 
         let listener = TcpListener::bind(config.listener)
             .await
             .map_err(|e| BrokerError::Storage(format!("cannot listen on {}: {e}", config.listener)))?;
         let addr = listener.local_addr().map_err(|e| BrokerError::Storage(e.to_string()))?;
         let advertised = config.advertised.clone().unwrap_or_else(|| (addr.ip().to_string(), addr.port()));
-        let me = BrokerInfo { id: config.node_id, host: advertised.0.clone(), port: advertised.1, rack: None };
-        if meta.image().brokers.get(&me.id) != Some(&me) {
-            meta.propose(Command::RegisterBroker(me)).await?;
-        }
+        let me = BrokerInfo {
+            id: config.node_id,
+            host: advertised.0.clone(),
+            port: advertised.1,
+            rack: config.rack.clone(),
+            fenced: false,
+        };
+        meta.join_cluster(me).await?;
 
         let defaults = TopicDefaults::from_broker(&config)
             .map_err(|(k, v, why)| BrokerError::InvalidConfig(format!("{k}={v}: {why}")))?;
@@ -141,12 +155,23 @@ impl RunningBroker {
         }
         self.background.shutdown().await;
         let closed = self.broker.replicas.shutdown();
+        self.broker.meta.shutdown().await;
         if let Some(http) = self.http.take() {
             http.stop().await;
         }
         closed?;
         tracing::info!("shutdown complete");
         Ok(())
+    }
+}
+
+/// The metadata node's settings from the broker's.
+fn meta_config(config: &BrokerConfig) -> MetaConfig {
+    MetaConfig {
+        voters: config.voters.clone(),
+        heartbeat_interval: Duration::from_millis(config.heartbeat_interval_ms),
+        session_timeout: Duration::from_millis(config.session_timeout_ms),
+        ..MetaConfig::single(config.node_id)
     }
 }
 

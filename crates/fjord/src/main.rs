@@ -157,8 +157,16 @@ fn init_tracing(config: &BrokerConfig) -> Result<(), String> {
         Ok(directives) if !directives.trim().is_empty() => {
             tracing_subscriber::EnvFilter::try_new(&directives).map_err(|e| format!("RUST_LOG='{directives}': {e}"))?
         }
-        _ => tracing_subscriber::EnvFilter::try_new(&config.log_level)
-            .map_err(|e| format!("property 'log.level' = '{}': {e}", config.log_level))?,
+        _ => {
+            // openraft narrates every election and snapshot at info; Fjord logs the changes an
+            // operator acts on itself. A level naming openraft explicitly wins.
+            let mut directives = config.log_level.clone();
+            if !directives.contains("openraft") {
+                directives.push_str(",openraft=error");
+            }
+            tracing_subscriber::EnvFilter::try_new(&directives)
+                .map_err(|e| format!("property 'log.level' = '{}': {e}", config.log_level))?
+        }
     };
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);

@@ -139,7 +139,7 @@ fn check(broker: &Broker, image: &MetadataImage, topic: &CreatableTopic) -> Resu
             "Number of partitions {partitions} is larger than the limit of {MAX_PARTITIONS}."
         )));
     }
-    let available = image.brokers.len();
+    let available = image.live_brokers().count();
     if replication_factor < 1 || replication_factor as usize > available {
         return Err(MetaError::InvalidReplicationFactor { requested: i32::from(replication_factor), available }.into());
     }

@@ -47,7 +47,7 @@ pub fn handle(broker: &Broker, _version: i16, request: DeleteRecordsRequest) -> 
 
 /// Deletes the records of one partition before the requested offset: the new log start offset.
 fn delete(broker: &Broker, topic: &str, p: &DeleteRecordsPartition) -> Result<i64, BrokerError> {
-    let partition = broker.replicas.partition(topic, p.partition_index).ok_or(BrokerError::UnknownTopicOrPartition)?;
+    let partition = broker.leader_partition(topic, p.partition_index)?;
     let config = partition.log().config().clone();
     if config.compact && !config.delete_retention {
         return Err(BrokerError::PolicyViolation(format!(

@@ -1,4 +1,4 @@
-//! DescribeCluster (key 60): the cluster id, the active controller and the registered brokers,
+//! DescribeCluster (key 60): the cluster id, the active controller and the live (unfenced) brokers,
 //! as admin clients show them.
 //!
 //! Authorized operations are not computed (always "not requested"). Every node answers as a
@@ -41,8 +41,7 @@ pub fn handle(broker: &Broker, _version: i16, request: DescribeClusterRequest) -
     }
     let image = broker.image();
     let brokers = image
-        .brokers
-        .values()
+        .live_brokers()
         .map(|b| {
             DescribeClusterBroker::default()
                 .with_broker_id(broker_id(b.id))

@@ -7,7 +7,7 @@ use kafka_protocol::messages::describe_groups_response::{DescribedGroup, Describ
 use kafka_protocol::messages::{ApiKey, DescribeGroupsRequest, DescribeGroupsResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use crate::Broker;
+use crate::{Broker, BrokerError};
 
 pub const API: ApiRange = ApiRange { key: ApiKey::DescribeGroups, min: 0, max: 5 };
 
@@ -19,6 +19,12 @@ pub fn handle(broker: &Broker, _version: i16, request: DescribeGroupsRequest) ->
         .groups
         .iter()
         .map(|id| {
+            if let Err(e) = crate::groups::check_coordinator(broker, id.as_str()) {
+                return DescribedGroup::default()
+                    .with_group_id(id.clone())
+                    .with_error_code(BrokerError::from(e).error_code())
+                    .with_authorized_operations(NOT_REQUESTED);
+            }
             let g = broker.groups.read(|c, _| c.describe(id.as_str()));
             DescribedGroup::default()
                 .with_group_id(id.clone())

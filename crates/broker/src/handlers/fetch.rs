@@ -123,7 +123,7 @@ fn read_partition(
     budget: usize,
     first: bool,
 ) -> Result<(Arc<Partition>, Bytes, i64, i64), BrokerError> {
-    let partition = broker.replicas.partition(topic, p.partition).ok_or(BrokerError::UnknownTopicOrPartition)?;
+    let partition = broker.leader_partition(topic, p.partition)?;
     partition.check_leader_epoch(p.current_leader_epoch)?;
     let max = (p.partition_max_bytes.max(0) as usize).min(budget);
     if max == 0 && !first {

@@ -1,5 +1,6 @@
-//! FindCoordinator (key 10): this broker coordinates every group (one node). The first group
-//! request creates `__consumer_offsets`, as in Kafka. v4+ asks for several keys at once.
+//! FindCoordinator (key 10): a group's coordinator is the leader of its `__consumer_offsets`
+//! partition, `hash(group) % partitions`. The first group request creates the topic, as in
+//! Kafka. v4+ asks for several keys at once.
 //! Transaction coordinators are refused: transactions are not supported yet.
 
 use fjord_protocol::ApiRange;
@@ -28,15 +29,19 @@ pub async fn handle(broker: &Broker, version: i16, request: FindCoordinatorReque
     let coordinators: Vec<Coordinator> = keys
         .into_iter()
         .map(|key| {
+            let found = ready.clone().and_then(|()| {
+                crate::groups::coordinator_of(broker, key.as_str())
+                    .ok_or_else(|| "the group's __consumer_offsets partition has no live leader".to_string())
+            });
             let c = Coordinator::default().with_key(key);
-            match &ready {
-                Ok(()) => c
-                    .with_node_id(broker_id(broker.config.node_id))
-                    .with_host(StrBytes::from_string(broker.advertised.0.clone()))
-                    .with_port(i32::from(broker.advertised.1)),
+            match found {
+                Ok(b) => c
+                    .with_node_id(broker_id(b.id))
+                    .with_host(StrBytes::from_string(b.host))
+                    .with_port(i32::from(b.port)),
                 Err(why) => c
                     .with_error_code(ResponseError::CoordinatorNotAvailable.code())
-                    .with_error_message(message(why.clone()))
+                    .with_error_message(message(why))
                     .with_node_id(broker_id(-1))
                     .with_host(StrBytes::default())
                     .with_port(-1),

@@ -29,6 +29,9 @@ pub async fn handle(broker: &Broker, version: i16, request: LeaveGroupRequest) -
     };
     let outcomes = match crate::groups::leave(broker, request.group_id.as_str(), leaving.clone()).await {
         Reply::Leave(Ok(outcomes)) => outcomes,
+        Reply::Leave(Err(e @ GroupError::NotCoordinator(_))) => {
+            return LeaveGroupResponse::default().with_error_code(BrokerError::from(e).error_code());
+        }
         // An unknown group: every member is unknown, as Kafka answers.
         _ => leaving.into_iter().map(|m| (m.clone(), Err(GroupError::UnknownMemberId(m.member_id)))).collect(),
     };

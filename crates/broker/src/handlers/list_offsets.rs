@@ -78,7 +78,7 @@ pub fn handle(broker: &Broker, version: i16, request: ListOffsetsRequest) -> Lis
 
 /// The offset for one partition, and the partition's leader epoch.
 fn lookup(broker: &Broker, topic: &str, p: &ListOffsetsPartition) -> Result<(Found, i32), BrokerError> {
-    let partition = broker.replicas.partition(topic, p.partition_index).ok_or(BrokerError::UnknownTopicOrPartition)?;
+    let partition = broker.leader_partition(topic, p.partition_index)?;
     partition.check_leader_epoch(p.current_leader_epoch)?;
     let none = Found { offset: -1, timestamp: -1, any: false };
     let at = |(offset, timestamp): (i64, i64)| Found { offset, timestamp, any: true };

@@ -1,6 +1,6 @@
-//! Metadata (key 3): brokers, controller, cluster id, and the topics asked for (all of them when
-//! the list is null, or empty at v0), creating unknown ones when `auto.create.topics.enable` and
-//! the request allow it.
+//! Metadata (key 3): the live brokers, the active controller, the cluster id, and the topics
+//! asked for (all of them when the list is null, or empty at v0), creating unknown ones when
+//! `auto.create.topics.enable` and the request allow it.
 
 use std::collections::BTreeMap;
 
@@ -42,8 +42,7 @@ pub async fn handle(broker: &Broker, version: i16, request: MetadataRequest) -> 
 
     let image = broker.image();
     let brokers = image
-        .brokers
-        .values()
+        .live_brokers()
         .map(|b| {
             MetadataResponseBroker::default()
                 .with_node_id(broker_id(b.id))
@@ -77,7 +76,7 @@ async fn lookup(broker: &Broker, name: Option<String>, id: Uuid, allow_create: b
     if !allow_create {
         return error_topic(Some(name), Uuid::nil(), ResponseError::UnknownTopicOrPartition);
     }
-    let rf = broker.config.default_replication_factor.min(image.brokers.len().max(1) as i32);
+    let rf = broker.config.default_replication_factor.min(image.live_brokers().count().max(1) as i32);
     let command = Command::CreateTopic {
         name: name.clone(),
         id: Uuid::new_v4(),
@@ -103,7 +102,7 @@ fn describe(image: &MetadataImage, topic: &TopicInfo) -> MetadataResponseTopic {
         .partitions
         .iter()
         .map(|p| {
-            let live = image.brokers.contains_key(&p.leader);
+            let live = image.is_live(p.leader);
             MetadataResponsePartition::default()
                 .with_error_code(if live { 0 } else { ResponseError::LeaderNotAvailable.code() })
                 .with_partition_index(p.index)

@@ -12,7 +12,7 @@ use kafka_protocol::messages::{ApiKey, OffsetFetchRequest, OffsetFetchResponse};
 use kafka_protocol::protocol::StrBytes;
 
 use super::topic_name;
-use crate::Broker;
+use crate::{Broker, BrokerError};
 
 pub const API: ApiRange = ApiRange { key: ApiKey::OffsetFetch, min: 1, max: 8 };
 
@@ -28,6 +28,11 @@ pub fn handle(broker: &Broker, version: i16, request: OffsetFetchRequest) -> Off
             .groups
             .iter()
             .map(|g| {
+                if let Err(e) = crate::groups::check_coordinator(broker, g.group_id.as_str()) {
+                    return OffsetFetchResponseGroup::default()
+                        .with_group_id(g.group_id.clone())
+                        .with_error_code(BrokerError::from(e).error_code());
+                }
                 let wanted = g
                     .topics
                     .as_ref()
@@ -53,6 +58,9 @@ pub fn handle(broker: &Broker, version: i16, request: OffsetFetchRequest) -> Off
             })
             .collect();
         return OffsetFetchResponse::default().with_groups(groups);
+    }
+    if let Err(e) = crate::groups::check_coordinator(broker, request.group_id.as_str()) {
+        return OffsetFetchResponse::default().with_error_code(BrokerError::from(e).error_code());
     }
     let wanted = request
         .topics

@@ -107,7 +107,7 @@ fn append(
     records: Option<bytes::Bytes>,
     now: i64,
 ) -> Result<(Arc<Partition>, fjord_log::AppendOutcome), BrokerError> {
-    let partition = broker.replicas.partition(topic, index).ok_or(BrokerError::UnknownTopicOrPartition)?;
+    let partition = broker.leader_partition(topic, index)?;
     let records = records.ok_or_else(|| BrokerError::InvalidRequest("null record set".into()))?;
     // The record bytes go from the request buffer to the file: the log stamps a copy of the
     // batch header and writes the rest from where it lies.

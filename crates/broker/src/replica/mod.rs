@@ -111,9 +111,10 @@ impl ReplicaManager {
         self.appended.subscribe()
     }
 
-    /// Brings the hosted partitions in line with `image`: opens or creates partitions led by this
-    /// node, deletes those whose topic is gone (or was re-created with another id), and applies
-    /// topic config changes. Idempotent; serialised.
+    /// Brings the hosted partitions in line with `image`: opens or creates the partitions with a
+    /// replica on this node, deletes those whose topic is gone (or was re-created with another
+    /// id) or that no longer have a replica here, applies topic config changes and records who
+    /// leads each. A partition whose leader is fenced stays, data and all. Idempotent; serialised.
     pub fn reconcile(&self, image: &MetadataImage) -> Result<(), BrokerError> {
         self.reconcile_with(image, false)
     }
@@ -121,11 +122,11 @@ impl ReplicaManager {
     /// [`ReplicaManager::reconcile`]; at startup it logs how far opening the logs has come.
     fn reconcile_with(&self, image: &MetadataImage, startup: bool) -> Result<(), BrokerError> {
         let _serial = self.reconcile_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut wanted: HashMap<(String, i32), (Uuid, i32)> = HashMap::new();
+        let mut wanted: HashMap<(String, i32), (Uuid, (i32, i32))> = HashMap::new();
         for topic in image.topics.values() {
             for p in &topic.partitions {
-                if p.leader == self.node_id {
-                    wanted.insert((topic.name.clone(), p.index), (topic.id, p.leader_epoch));
+                if p.replicas.contains(&self.node_id) {
+                    wanted.insert((topic.name.clone(), p.index), (topic.id, (p.leader, p.leader_epoch)));
                 }
             }
         }
@@ -137,12 +138,12 @@ impl ReplicaManager {
             }
         }
         let mut progress = startup.then(|| Progress::new(&self.dir, &wanted, self.clean_start));
-        for ((name, index), (id, epoch)) in wanted {
+        for ((name, index), (id, leadership)) in wanted {
             let topic = &image.topics[&name];
             let config = self.defaults.log_config(&topic.configs);
             if let Some(p) = self.partition(&name, index) {
                 p.set_config(config);
-                p.set_leader_epoch(epoch);
+                p.set_leadership(leadership.0, leadership.1);
                 continue;
             }
             let dir = self.dir.join(format!("{name}-{index}"));
@@ -151,7 +152,7 @@ impl ReplicaManager {
             let log_start_offset = self.db.log_start_offset(id, index)?;
             let opts = OpenOptions { clean_shutdown: self.clean_start, log_start_offset };
             let log = PartitionLog::open(&dir, config, opts)?;
-            let partition = Arc::new(Partition::new(name.clone(), id, index, dir, epoch, log));
+            let partition = Arc::new(Partition::new(name.clone(), id, index, dir, leadership, log));
             if let Some(progress) = &mut progress {
                 progress.opened(&partition.dir);
             }
@@ -302,7 +303,7 @@ struct Progress {
 impl Progress {
     const EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
-    fn new(dir: &Path, wanted: &HashMap<(String, i32), (Uuid, i32)>, clean: bool) -> Self {
+    fn new<V>(dir: &Path, wanted: &HashMap<(String, i32), V>, clean: bool) -> Self {
         let total_bytes = wanted.keys().map(|(name, index)| dir_size(&dir.join(format!("{name}-{index}")))).sum();
         let now = std::time::Instant::now();
         if wanted.is_empty() {

@@ -15,13 +15,15 @@ use uuid::Uuid;
 use crate::BrokerError;
 use crate::telemetry::TopicCounters;
 
-/// A partition this broker leads.
+/// A partition this broker hosts a replica of (and serves clients for while it leads it).
 #[derive(Debug)]
 pub struct Partition {
     pub topic: String,
     pub topic_id: Uuid,
     pub index: i32,
     pub dir: PathBuf,
+    /// The leader's broker id in the latest image (-1: none).
+    leader: AtomicI32,
     leader_epoch: AtomicI32,
     log: Mutex<PartitionLog>,
     flush_lock: tokio::sync::Mutex<()>,
@@ -46,7 +48,7 @@ impl Partition {
         topic_id: Uuid,
         index: i32,
         dir: PathBuf,
-        leader_epoch: i32,
+        (leader, leader_epoch): (i32, i32),
         log: PartitionLog,
     ) -> Self {
         let flushed = log.log_end_offset();
@@ -56,6 +58,7 @@ impl Partition {
             topic_id,
             index,
             dir,
+            leader: AtomicI32::new(leader),
             leader_epoch: AtomicI32::new(leader_epoch),
             log: Mutex::new(log),
             flush_lock: tokio::sync::Mutex::new(()),
@@ -74,7 +77,13 @@ impl Partition {
         self.leader_epoch.load(Ordering::Acquire)
     }
 
-    pub(crate) fn set_leader_epoch(&self, epoch: i32) {
+    /// The leader's broker id (-1: none).
+    pub fn leader(&self) -> i32 {
+        self.leader.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_leadership(&self, leader: i32, epoch: i32) {
+        self.leader.store(leader, Ordering::Release);
         self.leader_epoch.store(epoch, Ordering::Release);
     }
 

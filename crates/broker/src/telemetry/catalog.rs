@@ -114,7 +114,7 @@ pub const METRICS: &[MetricDef] = &[
     def!(CLUSTER_PARTITIONS, Gauge, &[], "Partitions in the cluster's metadata."),
     def!(UNDER_REPLICATED, Gauge, &[], "Partitions whose in-sync replicas are fewer than their replicas."),
     def!(OFFLINE, Gauge, &[], "Partitions without a live leader."),
-    def!(CLUSTER_BROKERS, Gauge, &[], "Brokers registered in the cluster's metadata."),
+    def!(CLUSTER_BROKERS, Gauge, &[], "Live (registered, unfenced) brokers in the cluster's metadata."),
     def!(CONTROLLER_ID, Gauge, &[], "Node id of the active controller."),
     def!(METADATA_APPLIED, Gauge, &[], "Index of the last metadata change applied on this node."),
     def!(

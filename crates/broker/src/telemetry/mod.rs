@@ -263,13 +263,13 @@ pub fn collect(broker: &Broker, lifecycle: &Lifecycle) {
         for p in &topic.partitions {
             total += 1;
             under += usize::from(p.isr.len() < p.replicas.len());
-            offline += usize::from(p.leader < 0 || !image.brokers.contains_key(&p.leader));
+            offline += usize::from(!image.is_live(p.leader));
         }
     }
     gauge!(CLUSTER_PARTITIONS).set(total as f64);
     gauge!(UNDER_REPLICATED).set(under as f64);
     gauge!(OFFLINE).set(offline as f64);
-    gauge!(CLUSTER_BROKERS).set(image.brokers.len() as f64);
+    gauge!(CLUSTER_BROKERS).set(image.live_brokers().count() as f64);
     gauge!(CONTROLLER_ID).set(f64::from(image.controller_id));
     gauge!(METADATA_APPLIED).set(image.applied_index as f64);
 
