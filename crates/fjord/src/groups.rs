@@ -2,6 +2,10 @@
 //! `list`, `describe GROUP` (members, assignments, committed offsets, end offsets, lag) and
 //! `reset GROUP --topic T <target> [--dry-run]` (the group must have no members, as Kafka
 //! requires for admin commits).
+//!
+//! In a cluster, as Kafka's own tool does: groups are listed from every broker, a group's
+//! requests go to its coordinator (FindCoordinator), and offsets are asked of each partition's
+//! leader.
 
 use std::collections::BTreeMap;
 
@@ -11,9 +15,10 @@ use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListO
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
 use kafka_protocol::messages::{
-    ApiKey, BrokerId, ConsumerProtocolAssignment, DescribeGroupsRequest, DescribeGroupsResponse, GroupId,
-    ListGroupsRequest, ListGroupsResponse, ListOffsetsRequest, ListOffsetsResponse, MetadataRequest, MetadataResponse,
-    OffsetCommitRequest, OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse, TopicName,
+    ApiKey, BrokerId, ConsumerProtocolAssignment, DescribeGroupsRequest, DescribeGroupsResponse,
+    FindCoordinatorRequest, FindCoordinatorResponse, GroupId, ListGroupsRequest, ListGroupsResponse,
+    ListOffsetsRequest, ListOffsetsResponse, MetadataRequest, MetadataResponse, OffsetCommitRequest,
+    OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse, TopicName,
 };
 use kafka_protocol::protocol::{Decodable, StrBytes};
 
@@ -57,19 +62,77 @@ fn check(code: i16, what: &str) -> Result<()> {
     Ok(())
 }
 
+/// The brokers of the cluster the bootstrap broker belongs to, connected to on first use.
+struct Cluster {
+    addrs: BTreeMap<i32, String>,
+    clients: BTreeMap<i32, Client>,
+    bootstrap: Client,
+}
+
+impl Cluster {
+    fn connect(bootstrap: &str) -> Result<Self> {
+        let mut client = Client::connect(bootstrap)?;
+        let request = MetadataRequest::default().with_topics(Some(Vec::new())).with_allow_auto_topic_creation(false);
+        let metadata: MetadataResponse = client.send(ApiKey::Metadata, 9, &request)?;
+        let addrs = metadata.brokers.iter().map(|b| (b.node_id.0, format!("{}:{}", b.host.as_str(), b.port))).collect();
+        Ok(Self { addrs, clients: BTreeMap::new(), bootstrap: client })
+    }
+
+    /// A connection to broker `id`.
+    fn broker(&mut self, id: i32) -> Result<&mut Client> {
+        if !self.clients.contains_key(&id) {
+            let addr = self.addrs.get(&id).with_context(|| format!("broker {id} is not in the cluster metadata"))?;
+            self.clients.insert(id, Client::connect(addr)?);
+        }
+        Ok(self.clients.get_mut(&id).expect("connected above"))
+    }
+
+    /// A connection to the coordinator of `group`.
+    fn coordinator(&mut self, group: &str) -> Result<&mut Client> {
+        let request = FindCoordinatorRequest::default().with_key(StrBytes::from_string(group.to_string()));
+        let found: FindCoordinatorResponse = self.bootstrap.send(ApiKey::FindCoordinator, 3, &request)?;
+        check(found.error_code, &format!("FindCoordinator {group}"))?;
+        self.addrs.insert(found.node_id.0, format!("{}:{}", found.host.as_str(), found.port));
+        self.broker(found.node_id.0)
+    }
+
+    /// The leader of each partition of `topic`.
+    fn leaders(&mut self, topic: &str) -> Result<BTreeMap<i32, i32>> {
+        let metadata: MetadataResponse = self.bootstrap.send(
+            ApiKey::Metadata,
+            9,
+            &MetadataRequest::default()
+                .with_topics(Some(vec![MetadataRequestTopic::default().with_name(Some(name(topic)))]))
+                .with_allow_auto_topic_creation(false),
+        )?;
+        let t = metadata.topics.into_iter().next().context("no metadata for the topic")?;
+        check(t.error_code, &format!("topic {topic}"))?;
+        Ok(t.partitions.iter().map(|p| (p.partition_index, p.leader_id.0)).collect())
+    }
+}
+
 pub fn list(bootstrap: &str) -> Result<()> {
-    let mut client = Client::connect(bootstrap)?;
-    let response: ListGroupsResponse = client.send(ApiKey::ListGroups, 4, &ListGroupsRequest::default())?;
-    check(response.error_code, "ListGroups")?;
+    let mut cluster = Cluster::connect(bootstrap)?;
+    let ids: Vec<i32> = cluster.addrs.keys().copied().collect();
+    let mut groups = BTreeMap::new();
+    for id in ids {
+        let response: ListGroupsResponse =
+            cluster.broker(id)?.send(ApiKey::ListGroups, 4, &ListGroupsRequest::default())?;
+        check(response.error_code, "ListGroups")?;
+        for g in response.groups {
+            groups.insert(g.group_id.to_string(), (g.protocol_type.to_string(), g.group_state.to_string()));
+        }
+    }
     println!("{:<40} {:<20} STATE", "GROUP", "PROTOCOL-TYPE");
-    for g in response.groups {
-        println!("{:<40} {:<20} {}", g.group_id.as_str(), g.protocol_type.as_str(), g.group_state.as_str());
+    for (group, (protocol_type, state)) in groups {
+        println!("{group:<40} {protocol_type:<20} {state}");
     }
     Ok(())
 }
 
 pub fn describe(bootstrap: &str, group: &str) -> Result<()> {
-    let mut client = Client::connect(bootstrap)?;
+    let mut cluster = Cluster::connect(bootstrap)?;
+    let client = cluster.coordinator(group)?;
     let request = DescribeGroupsRequest::default().with_groups(vec![GroupId(StrBytes::from_string(group.to_string()))]);
     let described: DescribeGroupsResponse = client.send(ApiKey::DescribeGroups, 5, &request)?;
     let g = described.groups.into_iter().next().context("no answer for the group")?;
@@ -101,7 +164,7 @@ pub fn describe(bootstrap: &str, group: &str) -> Result<()> {
             rows.insert((t.name.to_string(), p.partition_index), Some(p.committed_offset).filter(|o| *o >= 0));
         }
     }
-    let ends = list_offsets(&mut client, rows.keys().cloned().collect(), |_, _| LATEST)?;
+    let ends = list_offsets(&mut cluster, rows.keys().cloned().collect(), |_, _| LATEST)?;
     println!(
         "{:<24} {:>9} {:>14} {:>14} {:>8}  {:<40} {:<16} CLIENT-ID",
         "TOPIC", "PARTITION", "CURRENT-OFFSET", "LOG-END-OFFSET", "LAG", "CONSUMER-ID", "HOST"
@@ -132,59 +195,61 @@ fn assignment(bytes: &Bytes) -> Vec<(String, Vec<i32>)> {
     }
 }
 
-/// ListOffsets for each partition at the timestamp `at` gives it: the offsets found.
+/// ListOffsets for each partition at the timestamp `at` gives it, asked of each partition's
+/// leader: the offsets found.
 fn list_offsets(
-    client: &mut Client,
+    cluster: &mut Cluster,
     partitions: Vec<(String, i32)>,
     at: impl Fn(&str, i32) -> i64,
 ) -> Result<BTreeMap<(String, i32), i64>> {
-    let mut by_topic: BTreeMap<String, Vec<i32>> = BTreeMap::new();
+    let mut by_leader: BTreeMap<i32, BTreeMap<String, Vec<i32>>> = BTreeMap::new();
+    let mut leaders: BTreeMap<String, BTreeMap<i32, i32>> = BTreeMap::new();
     for (t, p) in partitions {
-        by_topic.entry(t).or_default().push(p);
+        if !leaders.contains_key(&t) {
+            leaders.insert(t.clone(), cluster.leaders(&t)?);
+        }
+        let leader = leaders[&t].get(&p).copied().unwrap_or(-1);
+        if leader < 0 {
+            bail!("partition {t}-{p} has no leader");
+        }
+        by_leader.entry(leader).or_default().entry(t).or_default().push(p);
     }
-    let topics = by_topic
-        .iter()
-        .map(|(t, ps)| {
-            ListOffsetsTopic::default().with_name(name(t)).with_partitions(
-                ps.iter()
-                    .map(|p| ListOffsetsPartition::default().with_partition_index(*p).with_timestamp(at(t, *p)))
-                    .collect(),
-            )
-        })
-        .collect();
-    let request = ListOffsetsRequest::default().with_replica_id(BrokerId(-1)).with_topics(topics);
-    let response: ListOffsetsResponse = client.send(ApiKey::ListOffsets, 5, &request)?;
     let mut out = BTreeMap::new();
-    for t in response.topics {
-        for p in t.partitions {
-            check(p.error_code, &format!("ListOffsets {}-{}", t.name.as_str(), p.partition_index))?;
-            out.insert((t.name.to_string(), p.partition_index), p.offset);
+    for (leader, by_topic) in by_leader {
+        let topics = by_topic
+            .iter()
+            .map(|(t, ps)| {
+                ListOffsetsTopic::default().with_name(name(t)).with_partitions(
+                    ps.iter()
+                        .map(|p| ListOffsetsPartition::default().with_partition_index(*p).with_timestamp(at(t, *p)))
+                        .collect(),
+                )
+            })
+            .collect();
+        let request = ListOffsetsRequest::default().with_replica_id(BrokerId(-1)).with_topics(topics);
+        let response: ListOffsetsResponse = cluster.broker(leader)?.send(ApiKey::ListOffsets, 5, &request)?;
+        for t in response.topics {
+            for p in t.partitions {
+                check(p.error_code, &format!("ListOffsets {}-{}", t.name.as_str(), p.partition_index))?;
+                out.insert((t.name.to_string(), p.partition_index), p.offset);
+            }
         }
     }
     Ok(out)
 }
 
 pub fn reset(bootstrap: &str, group: &str, topic: &str, target: &Target, dry_run: bool, now_ms: i64) -> Result<()> {
-    let mut client = Client::connect(bootstrap)?;
-    let metadata: MetadataResponse = client.send(
-        ApiKey::Metadata,
-        9,
-        &MetadataRequest::default()
-            .with_topics(Some(vec![MetadataRequestTopic::default().with_name(Some(name(topic)))]))
-            .with_allow_auto_topic_creation(false),
-    )?;
-    let t = metadata.topics.into_iter().next().context("no metadata for the topic")?;
-    check(t.error_code, &format!("topic {topic}"))?;
-    let partitions: Vec<(String, i32)> = t.partitions.iter().map(|p| (topic.to_string(), p.partition_index)).collect();
-    let earliest = list_offsets(&mut client, partitions.clone(), |_, _| EARLIEST)?;
-    let latest = list_offsets(&mut client, partitions.clone(), |_, _| LATEST)?;
+    let mut cluster = Cluster::connect(bootstrap)?;
+    let partitions: Vec<(String, i32)> = cluster.leaders(topic)?.into_keys().map(|p| (topic.to_string(), p)).collect();
+    let earliest = list_offsets(&mut cluster, partitions.clone(), |_, _| EARLIEST)?;
+    let latest = list_offsets(&mut cluster, partitions.clone(), |_, _| LATEST)?;
     let timestamp = match (&target.to_datetime, &target.by_duration) {
         (Some(at), _) => Some(parse_instant(at)?),
         (_, Some(ago)) => Some(now_ms - parse_duration(ago)?),
         _ => None,
     };
     let by_time = match timestamp {
-        Some(ts) => Some(list_offsets(&mut client, partitions.clone(), |_, _| ts)?),
+        Some(ts) => Some(list_offsets(&mut cluster, partitions.clone(), |_, _| ts)?),
         None => None,
     };
     let mut plan = Vec::new();
@@ -223,7 +288,7 @@ pub fn reset(bootstrap: &str, group: &str, topic: &str, target: &Target, dry_run
                     .collect(),
             ),
         ]);
-    let response: OffsetCommitResponse = client.send(ApiKey::OffsetCommit, 8, &request)?;
+    let response: OffsetCommitResponse = cluster.coordinator(group)?.send(ApiKey::OffsetCommit, 8, &request)?;
     for t in response.topics {
         for p in t.partitions {
             if p.error_code == kafka_protocol::ResponseError::UnknownMemberId.code() {
