@@ -5,6 +5,7 @@
 //! The binary is the one cargo built beside the test executables (`make test` builds it first);
 //! `FJORD_BIN` overrides the path.
 
+pub mod cluster;
 pub mod http;
 pub mod raw;
 pub mod stream;
@@ -75,6 +76,36 @@ impl Broker {
         Self::launch(overrides, Some(bytes))
     }
 
+    /// A broker process started on `data` (not yet serving) with `overrides`, and where it will
+    /// report its addresses; [`Broker::serving`] waits for them.
+    pub(crate) fn unstarted(data: PathBuf, overrides: Vec<String>) -> Result<(Child, Addresses, Self)> {
+        let (child, addresses) = launch_process(&data, &overrides, None)?;
+        let broker = Self {
+            child: None,
+            addr: String::new(),
+            http: String::new(),
+            data,
+            overrides,
+            file_limit: None,
+            _tmp: None,
+        };
+        Ok((child, addresses, broker))
+    }
+
+    /// Completes [`Broker::unstarted`] once the process serves.
+    pub(crate) fn serving(&mut self, child: Child, addresses: &Addresses) -> Result<()> {
+        let (child, addr, http) = await_addresses(child, addresses)?;
+        self.child = Some(child);
+        self.addr = addr;
+        self.http = http;
+        Ok(())
+    }
+
+    /// Whether the process is running (not killed or stopped by the test).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
     fn launch(overrides: &[&str], file_limit: Option<u64>) -> Result<Self> {
         let tmp = tempfile::tempdir()?;
         let data = tmp.path().join("data");
@@ -133,6 +164,16 @@ impl Drop for Broker {
 
 /// Starts the binary; returns it with its Kafka and HTTP addresses.
 fn spawn(data: &Path, overrides: &[String], file_limit: Option<u64>) -> Result<(Child, String, String)> {
+    let (child, addresses) = launch_process(data, overrides, file_limit)?;
+    await_addresses(child, &addresses)
+}
+
+/// What a starting broker prints once it serves: its Kafka and HTTP addresses.
+type Addresses = mpsc::Receiver<(String, String)>;
+
+/// Starts the binary without waiting for it to serve (a cluster node serves only once a quorum
+/// of its peers is up).
+fn launch_process(data: &Path, overrides: &[String], file_limit: Option<u64>) -> Result<(Child, Addresses)> {
     let bin = fjord_bin();
     let mut cmd = match file_limit {
         None => Command::new(&bin),
@@ -153,7 +194,9 @@ fn spawn(data: &Path, overrides: &[String], file_limit: Option<u64>) -> Result<(
         cmd.args(["--override", o]);
     }
     let mut child = cmd
-        .env("RUST_LOG", std::env::var("FJORD_TEST_LOG").unwrap_or_else(|_| "warn".into()))
+        // openraft reports every unreachable peer at warn, twice a second: the cluster tests kill
+        // peers on purpose.
+        .env("RUST_LOG", std::env::var("FJORD_TEST_LOG").unwrap_or_else(|_| "warn,openraft=off".into()))
         // The broker reads FJORD_* variables as properties; these two are the test harness's.
         .env_remove("FJORD_TEST_LOG")
         .env_remove("FJORD_BIN")
@@ -175,7 +218,12 @@ fn spawn(data: &Path, overrides: &[String], file_limit: Option<u64>) -> Result<(
             }
         }
     });
-    match rx.recv_timeout(START_TIMEOUT) {
+    Ok((child, rx))
+}
+
+/// Waits for a launched broker to report its addresses.
+fn await_addresses(mut child: Child, addresses: &Addresses) -> Result<(Child, String, String)> {
+    match addresses.recv_timeout(START_TIMEOUT) {
         Ok((addr, http)) => Ok((child, addr, http)),
         Err(_) => {
             let _ = child.kill();
