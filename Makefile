@@ -9,7 +9,7 @@ VENV := .venv
 NODE_CLIENTS := tests/clients/node
 PY_CLIENTS := tests/clients/python
 
-.PHONY: run build test test-deps system-deps verify fix fmt-check clippy bench bench-micro cluster clean
+.PHONY: run build test test-deps system-deps verify fix fmt-check clippy bench bench-micro cluster cluster-stop clean
 
 ## run: build and start one broker on 127.0.0.1:9092 with data in ./data
 # Built with the same workspace-wide feature set as `make build`, so run and test share one build.
@@ -19,6 +19,15 @@ run:
 
 build:
 	$(CARGO) build --workspace --bins --tests
+
+## cluster: three brokers as local processes on loopback (Kafka 9092/9192/9292, Raft
+## 9093/9193/9293, HTTP 9644-9646), data in ./data/cluster; cluster-stop stops them
+cluster:
+	$(CARGO) build --workspace --bins
+	deploy/cluster.sh start
+
+cluster-stop:
+	deploy/cluster.sh stop
 
 ## test: install what the tests need, then build once and run every test
 test: test-deps build
