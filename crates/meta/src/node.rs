@@ -108,9 +108,11 @@ impl Metadata {
         let sm = StateMachine::open(db.clone(), published.clone()).map_err(storage)?;
         let raft_config = openraft::Config {
             cluster_name: "fjord".into(),
-            heartbeat_interval: 150,
-            election_timeout_min: 1000,
-            election_timeout_max: 2000,
+            // Kafka's controller.quorum.election.timeout.ms is 1000: a follower that hears
+            // nothing for 0.5–1 s (randomised) stands for election.
+            heartbeat_interval: 100,
+            election_timeout_min: 500,
+            election_timeout_max: 1000,
             install_snapshot_timeout: 2000,
             snapshot_policy: SnapshotPolicy::LogsSinceLast(config.snapshot_every),
             max_in_snapshot_log_to_keep: config.logs_behind_snapshot,

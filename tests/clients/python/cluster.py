@@ -29,11 +29,13 @@ RETRY = 3
 
 
 def create(args):
-    admin = AdminClient({"bootstrap.servers": args.bootstrap, "socket.timeout.ms": 5000})
+    # Short timeouts: librdkafka sends CreateTopics to the controller its metadata names, and
+    # waits out the timeout when that one was just killed; the caller retries.
+    admin = AdminClient({"bootstrap.servers": args.bootstrap, "socket.timeout.ms": 3000})
     future = admin.create_topics([NewTopic(args.topic, num_partitions=args.partitions, replication_factor=1)],
-                                 operation_timeout=8, request_timeout=8)[args.topic]
+                                 operation_timeout=3, request_timeout=3)[args.topic]
     try:
-        future.result(timeout=10)
+        future.result(timeout=5)
     except KafkaException as e:
         err = e.args[0]
         print(f"create {args.topic} failed: {err}", file=sys.stderr)

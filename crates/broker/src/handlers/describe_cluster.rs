@@ -53,7 +53,8 @@ pub fn handle(broker: &Broker, _version: i16, request: DescribeClusterRequest) -
     response
         .with_error_message(None)
         .with_cluster_id(StrBytes::from_string(image.cluster_id.clone()))
-        .with_controller_id(broker_id(image.controller_id))
+        // As in Metadata: this broker, which forwards what a controller would handle.
+        .with_controller_id(broker_id(broker.config.node_id))
         .with_brokers(brokers)
 }
 

@@ -1,6 +1,10 @@
 //! Metadata (key 3): the live brokers, the active controller, the cluster id, and the topics
 //! asked for (all of them when the list is null, or empty at v0), creating unknown ones when
 //! `auto.create.topics.enable` and the request allow it.
+//!
+//! The controller id given to clients is this broker, as a KRaft broker gives one of the brokers
+//! (KIP-590): admin requests sent to it are forwarded to the active controller, so a client never
+//! waits on a controller that has just died. `fjord_metadata_controller_id` shows the Raft leader.
 
 use std::collections::BTreeMap;
 
@@ -54,7 +58,7 @@ pub async fn handle(broker: &Broker, version: i16, request: MetadataRequest) -> 
     MetadataResponse::default()
         .with_brokers(brokers)
         .with_cluster_id(Some(StrBytes::from_string(image.cluster_id.clone())))
-        .with_controller_id(broker_id(image.controller_id))
+        .with_controller_id(broker_id(broker.config.node_id))
         .with_topics(topics)
         .with_cluster_authorized_operations(OPERATIONS_OMITTED)
 }
