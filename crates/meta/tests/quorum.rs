@@ -287,3 +287,25 @@ async fn a_pre_raft_data_directory_is_carried_over() {
     assert!(db.commands_after(0).unwrap().is_empty(), "the old log is dropped once carried over");
     node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_frames_on_the_controller_port_close_only_that_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let cluster = Cluster::start(1000).await;
+    cluster.controller().await;
+    join_all(&cluster).await;
+    let addr = &cluster.addrs[&1];
+    // Not JSON; then a length far over the frame limit; then a frame cut short.
+    for bytes in [&b"\0\0\0\x05hello"[..], &[0xff, 0xff, 0xff, 0xff][..], &b"\0\0\x10\0{\"Vote\""[..]] {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        stream.write_all(bytes).await.unwrap();
+        stream.shutdown().await.unwrap();
+        let mut rest = Vec::new();
+        let read = tokio::time::timeout(DEADLINE, stream.read_to_end(&mut rest)).await;
+        assert!(matches!(read, Ok(Ok(0)) | Ok(Err(_))), "the node closes the connection without answering");
+    }
+    // The quorum, node 1 included, carries on.
+    propose_eventually(cluster.node(1), topic("still-serving", 1)).await;
+    cluster.converge("the change everywhere", |i| i.topic("still-serving").is_some()).await;
+    cluster.shutdown().await;
+}
