@@ -104,7 +104,7 @@ impl Cluster {
 /// `n` distinct free loopback ports: bound together (so they differ), then released for the
 /// nodes to bind. Another process could take one in between; on loopback in a test run that
 /// does not happen in practice, and the node would then fail to start, loudly.
-fn reserve_ports(n: usize) -> Result<Vec<u16>> {
+pub fn reserve_ports(n: usize) -> Result<Vec<u16>> {
     let listeners = (0..n).map(|_| TcpListener::bind("127.0.0.1:0")).collect::<std::io::Result<Vec<_>>>()?;
     let ports = listeners.iter().map(|l| l.local_addr().map(|a| a.port())).collect::<std::io::Result<Vec<_>>>()?;
     Ok(ports)

@@ -180,3 +180,34 @@ fn every_node_restarted_keeps_topics_and_records() -> Result<()> {
     assert!(create_topic(&cluster.node(3).addr, "after-restart", 2)?);
     Ok(())
 }
+
+#[test]
+fn a_node_without_a_quorum_waits_unready_and_stops_on_sigterm() -> Result<()> {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let tmp = tempfile::tempdir()?;
+    let ports = fjord_tests::cluster::reserve_ports(3)?;
+    // Nodes 2 and 3 never start: node 1 can never win an election.
+    let voters = format!("1@127.0.0.1:{},2@127.0.0.1:{},3@127.0.0.1:{}", ports[0], ports[1], ports[2]);
+    let mut child = Command::new(fjord_bin())
+        .arg("serve")
+        .args(["--override", &format!("listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:{}", ports[0])])
+        .args(["--override", &format!("controller.quorum.voters={voters}")])
+        .args(["--override", "http.listener=127.0.0.1:0"])
+        .args(["--override", &format!("log.dirs={}", tmp.path().display())])
+        .env("RUST_LOG", "error,openraft=off")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()?;
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let first = lines.next().transpose()?.unwrap_or_default();
+    let http = first.strip_prefix("fjord http listening on ").expect("the HTTP address comes first").to_string();
+    let (status, _) = fjord_tests::http::get(&http, "/ready")?;
+    assert_eq!(status, 503, "not ready without a quorum");
+    run_ok(Command::new("kill").args(["-TERM", &child.id().to_string()]), b"")?;
+    let exit = fjord_tests::wait_with_deadline(&mut child, Duration::from_secs(10))?;
+    assert!(exit.success(), "{exit}");
+    assert!(lines.all(|l| !l.unwrap_or_default().starts_with("fjord listening on")), "it never served");
+    Ok(())
+}

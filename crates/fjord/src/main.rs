@@ -129,6 +129,11 @@ fn run_groups(args: GroupsArgs) -> ExitCode {
     }
 }
 
+fn stopped_before_serving() -> anyhow::Result<()> {
+    eprintln!("fjord: stopped by a signal before serving");
+    Ok(())
+}
+
 async fn serve(config: BrokerConfig) -> anyhow::Result<()> {
     // Handlers first: a SIGTERM that arrives as soon as the address is printed must shut down
     // cleanly, not meet the default action.
@@ -141,7 +146,13 @@ async fn serve(config: BrokerConfig) -> anyhow::Result<()> {
     if let Some(addr) = starting.http_addr() {
         println!("fjord http listening on {addr}");
     }
-    let broker = starting.finish().await?;
+    // A cluster node waits here for a quorum of its voters, possibly for long: a signal meanwhile
+    // stops it (what it had written is durable; recovery runs again at the next start).
+    let broker = tokio::select! {
+        started = starting.finish() => started?,
+        _ = term.recv() => return stopped_before_serving(),
+        _ = int.recv() => return stopped_before_serving(),
+    };
     println!("fjord listening on {}", broker.addr);
     tokio::select! {
         _ = term.recv() => {}
