@@ -169,11 +169,12 @@ fn init_tracing(config: &BrokerConfig) -> Result<(), String> {
             tracing_subscriber::EnvFilter::try_new(&directives).map_err(|e| format!("RUST_LOG='{directives}': {e}"))?
         }
         _ => {
-            // openraft narrates every election and snapshot at info; Fjord logs the changes an
-            // operator acts on itself. A level naming openraft explicitly wins.
+            // openraft narrates every election at info and repeats an unreachable peer twice a
+            // second at error; Fjord logs what an operator acts on itself (elections won, peers
+            // unreachable and back, storage failures). A level naming openraft explicitly wins.
             let mut directives = config.log_level.clone();
             if !directives.contains("openraft") {
-                directives.push_str(",openraft=error");
+                directives.push_str(",openraft=off");
             }
             tracing_subscriber::EnvFilter::try_new(&directives)
                 .map_err(|e| format!("property 'log.level' = '{}': {e}", config.log_level))?

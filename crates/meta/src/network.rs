@@ -97,17 +97,44 @@ where
     serde_json::from_slice(&body).map(Some).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
 }
 
+/// How often an unreachable peer is reported while it stays unreachable.
+const REPORT_EVERY: Duration = Duration::from_secs(30);
+
 /// One connection to another controller, opened on first use and again after any failure.
 #[derive(Debug)]
 pub struct Peer {
     target: NodeId,
     addr: String,
     conn: Option<BufStream<TcpStream>>,
+    /// Since when the peer has been failing, and when that was last reported.
+    failing: Option<(std::time::Instant, std::time::Instant)>,
 }
 
 impl Peer {
     pub(crate) fn new(target: NodeId, addr: String) -> Self {
-        Self { target, addr, conn: None }
+        Self { target, addr, conn: None, failing: None }
+    }
+
+    /// Reports a failing peer once, then every [`REPORT_EVERY`], and its recovery once.
+    fn report(&mut self, result: &io::Result<impl Sized>) {
+        let now = std::time::Instant::now();
+        match (result, self.failing) {
+            (Err(e), None) => {
+                tracing::warn!(node = self.target, addr = %self.addr, error = %e, "controller peer unreachable");
+                self.failing = Some((now, now));
+            }
+            (Err(e), Some((since, reported))) if now - reported >= REPORT_EVERY => {
+                let secs = (now - since).as_secs();
+                tracing::warn!(node = self.target, addr = %self.addr, error = %e, secs, "controller peer still unreachable");
+                self.failing = Some((since, now));
+            }
+            (Ok(_), Some((since, _))) => {
+                let secs = (now - since).as_secs();
+                tracing::info!(node = self.target, addr = %self.addr, secs, "controller peer reachable again");
+                self.failing = None;
+            }
+            _ => {}
+        }
     }
 
     /// The node this peer talks to.
@@ -148,7 +175,9 @@ impl Peer {
         R: DeserializeOwned,
         E: std::error::Error + DeserializeOwned,
     {
-        match self.call::<Result<R, E>>(&request, option.hard_ttl()).await {
+        let result = self.call::<Result<R, E>>(&request, option.hard_ttl()).await;
+        self.report(&result);
+        match result {
             Ok(Ok(reply)) => Ok(reply),
             Ok(Err(remote)) => Err(RPCError::RemoteError(RemoteError::new(self.target, remote))),
             Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(RPCError::Network(NetworkError::new(&e))),

@@ -34,11 +34,13 @@ pub type StoredMembership = openraft::StoredMembership<NodeId, openraft::BasicNo
 /// A log entry.
 pub type Entry = openraft::Entry<TypeConfig>;
 
-/// Turns a failure to read or write Raft state into openraft's error.
+/// Turns a failure to read or write Raft state into openraft's error, logging it here: openraft
+/// stops the node on a storage error, and its own logs are filtered out by default.
 pub(crate) fn io_error(
     subject: openraft::ErrorSubject<NodeId>,
     verb: openraft::ErrorVerb,
     e: impl std::fmt::Display,
 ) -> StorageError {
+    tracing::error!(?subject, ?verb, error = %e, "metadata storage failed");
     openraft::StorageIOError::new(subject, verb, openraft::AnyError::error(e.to_string())).into()
 }
