@@ -29,6 +29,16 @@ pub fn name(s: &str) -> TopicName {
 
 /// CreateTopics (v2) of one topic with one partition: its error code.
 pub fn create_topic(client: &mut RawClient, topic: &str, configs: &[(&str, &str)]) -> Result<i16> {
+    create_replicated_topic(client, topic, 1, configs)
+}
+
+/// CreateTopics (v2) of one topic with one partition and `replication_factor`: its error code.
+pub fn create_replicated_topic(
+    client: &mut RawClient,
+    topic: &str,
+    replication_factor: i16,
+    configs: &[(&str, &str)],
+) -> Result<i16> {
     let configs = configs
         .iter()
         .map(|(k, v)| {
@@ -41,7 +51,7 @@ pub fn create_topic(client: &mut RawClient, topic: &str, configs: &[(&str, &str)
         CreatableTopic::default()
             .with_name(name(topic))
             .with_num_partitions(1)
-            .with_replication_factor(1)
+            .with_replication_factor(replication_factor)
             .with_configs(configs),
     ]);
     let mut frame = client.request(ApiKey::CreateTopics, 2, &request)?;

@@ -66,6 +66,9 @@ fn three_brokers_spread_topics_and_serve_every_client() -> Result<()> {
     // A partition answers only on its leader; the others send clients to the metadata.
     let mut client = RawClient::connect(&cluster.node(1).addr)?;
     assert_eq!(raw::create_topic(&mut client, "solo", &[])?, 0);
+    // Three brokers, but no partition replication yet: more than one replica is refused, not
+    // placed and left unfed.
+    assert_eq!(raw::create_replicated_topic(&mut client, "triple", 3, &[])?, 38, "INVALID_REPLICATION_FACTOR");
     let mut clients = (1..=3).map(|id| RawClient::connect(&cluster.node(id).addr)).collect::<Result<Vec<_>>>()?;
     let mut answers = Vec::new();
     let settled = wait_for(Duration::from_secs(10), || {

@@ -61,7 +61,7 @@ pub const PROPERTIES: &[PropertyDef] = &[
     PropertyDef {
         name: "default.replication.factor",
         default: "1",
-        doc: "Replication factor of auto-created topics and of CreateTopics with -1.",
+        doc: "Replication factor of auto-created topics and of CreateTopics with -1; only 1 until partition replication is available.",
     },
     PropertyDef {
         name: "auto.create.topics.enable",
@@ -258,11 +258,17 @@ impl BrokerConfig {
             advertised,
             data_dir: PathBuf::from(non_empty("log.dirs", &get("log.dirs"))?),
             num_partitions: parse_num("num.partitions", &get("num.partitions"), 1..=100_000)? as i32,
-            default_replication_factor: parse_num(
+            default_replication_factor: match parse_num(
                 "default.replication.factor",
                 &get("default.replication.factor"),
                 1..=32,
-            )? as i32,
+            )? {
+                1 => 1,
+                _ => {
+                    let why = "partitions have a single replica until partition replication is available; use 1";
+                    return Err(invalid("default.replication.factor", &get("default.replication.factor"), why));
+                }
+            },
             auto_create_topics: parse_bool("auto.create.topics.enable", &get("auto.create.topics.enable"))?,
             retention_check_interval_ms: parse_num(
                 "log.retention.check.interval.ms",
@@ -603,6 +609,8 @@ mod tests {
             let e = BrokerConfig::from_properties(props(&[("controller.quorum.voters", bad)])).unwrap_err();
             assert!(e.to_string().contains("controller.quorum.voters"), "{bad}: {e}");
         }
+        let e = BrokerConfig::from_properties(props(&[("default.replication.factor", "3")])).unwrap_err();
+        assert!(e.to_string().contains("single replica"), "{e}");
         let e = BrokerConfig::from_properties(props(&[("listeners", "SSL://127.0.0.1:1")])).unwrap_err();
         assert!(e.to_string().contains("not supported"), "{e}");
     }

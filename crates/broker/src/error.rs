@@ -36,6 +36,8 @@ pub enum BrokerError {
     InvalidPartitions(String),
     #[error("{0}")]
     InvalidReplicaAssignment(String),
+    #[error("replication factor {0}: partitions have a single replica until partition replication is available; use 1")]
+    ReplicationUnsupported(i16),
     #[error("leader epoch {requested} is newer than the current {current}")]
     UnknownLeaderEpoch { requested: i32, current: i32 },
     #[error("leader epoch {requested} is older than the current {current}")]
@@ -103,6 +105,7 @@ impl BrokerError {
             BrokerError::InvalidRequest(_) => ResponseError::InvalidRequest,
             BrokerError::InvalidPartitions(_) => ResponseError::InvalidPartitions,
             BrokerError::InvalidReplicaAssignment(_) => ResponseError::InvalidReplicaAssignment,
+            BrokerError::ReplicationUnsupported(_) => ResponseError::InvalidReplicationFactor,
             BrokerError::UnknownLeaderEpoch { .. } => ResponseError::UnknownLeaderEpoch,
             BrokerError::FencedLeaderEpoch { .. } => ResponseError::FencedLeaderEpoch,
             BrokerError::FetchSessionIdNotFound(_) => ResponseError::FetchSessionIdNotFound,
