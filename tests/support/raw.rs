@@ -58,6 +58,31 @@ pub fn create_replicated_topic(
     Ok(CreateTopicsResponse::decode(&mut frame, 2)?.topics[0].error_code)
 }
 
+/// CreateTopics (v2) of one topic with a manual assignment (broker ids per partition, in
+/// partition order): its error code.
+pub fn create_assigned_topic(client: &mut RawClient, topic: &str, assignment: &[&[i32]]) -> Result<i16> {
+    use kafka_protocol::messages::BrokerId;
+    use kafka_protocol::messages::create_topics_request::CreatableReplicaAssignment;
+    let assignments = assignment
+        .iter()
+        .enumerate()
+        .map(|(p, brokers)| {
+            CreatableReplicaAssignment::default()
+                .with_partition_index(p as i32)
+                .with_broker_ids(brokers.iter().map(|b| BrokerId(*b)).collect())
+        })
+        .collect();
+    let request = CreateTopicsRequest::default().with_timeout_ms(5_000).with_topics(vec![
+        CreatableTopic::default()
+            .with_name(name(topic))
+            .with_num_partitions(-1)
+            .with_replication_factor(-1)
+            .with_assignments(assignments),
+    ]);
+    let mut frame = client.request(ApiKey::CreateTopics, 2, &request)?;
+    Ok(CreateTopicsResponse::decode(&mut frame, 2)?.topics[0].error_code)
+}
+
 /// A Produce request of one record set for partition 0.
 pub fn produce_request(topic: &str, acks: i16, records: Vec<u8>) -> ProduceRequest {
     ProduceRequest::default().with_acks(acks).with_timeout_ms(5_000).with_topic_data(vec![

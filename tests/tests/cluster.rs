@@ -69,6 +69,12 @@ fn three_brokers_spread_topics_and_serve_every_client() -> Result<()> {
     // Three brokers, but no partition replication yet: more than one replica is refused, not
     // placed and left unfed.
     assert_eq!(raw::create_replicated_topic(&mut client, "triple", 3, &[])?, 38, "INVALID_REPLICATION_FACTOR");
+    // A manual assignment is kept: the leaders are the brokers it names.
+    assert_eq!(raw::create_assigned_topic(&mut client, "placed", &[&[3], &[1], &[3]])?, 0);
+    let out = run_ok(kcat(&cluster.node(2).addr).args(["-L", "-t", "placed"]), b"")?;
+    for (p, leader) in [(0, 3), (1, 1), (2, 3)] {
+        assert!(out.contains(&format!("partition {p}, leader {leader},")), "{out}");
+    }
     let mut clients = (1..=3).map(|id| RawClient::connect(&cluster.node(id).addr)).collect::<Result<Vec<_>>>()?;
     let mut answers = Vec::new();
     let settled = wait_for(Duration::from_secs(10), || {

@@ -193,6 +193,7 @@ pub async fn ensure_topic(broker: &Broker) -> Result<(), BrokerError> {
             partitions: broker.groups.partitions,
             replication_factor: 1,
             configs,
+            assignment: None,
         })
         .await;
     match created {

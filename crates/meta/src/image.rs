@@ -82,12 +82,15 @@ impl MetadataImage {
                 next.take_back_leadership(*id);
                 Outcome::Done
             }
-            Command::CreateTopic { name, id, partitions, replication_factor, configs } => {
+            Command::CreateTopic { name, id, partitions, replication_factor, configs, assignment } => {
                 if next.topics.contains_key(name) {
                     return Err(MetaError::TopicExists(name.clone()));
                 }
                 check_partition_count(*partitions)?;
-                let replicas = next.place_replicas(*id, 0, *partitions, *replication_factor)?;
+                let replicas = match assignment {
+                    Some(assigned) => next.assigned_replicas(assigned)?,
+                    None => next.place_replicas(*id, 0, *partitions, *replication_factor)?,
+                };
                 let topic = TopicInfo { name: name.clone(), id: *id, partitions: replicas, configs: configs.clone() };
                 next.topics.insert(name.clone(), Arc::new(topic));
                 Outcome::Done
@@ -189,6 +192,29 @@ impl MetadataImage {
         }
     }
 
+    /// Partitions as a manual assignment lists them: every broker must be registered; the
+    /// leader is the first live one of each list (-1 when none is), as Kafka elects it.
+    fn assigned_replicas(&self, assignment: &[Vec<i32>]) -> Result<Vec<PartitionInfo>, MetaError> {
+        assignment
+            .iter()
+            .enumerate()
+            .map(|(index, replicas)| {
+                if let Some(unknown) = replicas.iter().find(|b| !self.brokers.contains_key(b)) {
+                    return Err(MetaError::UnknownBroker(*unknown));
+                }
+                let leader = replicas.iter().copied().find(|b| self.is_live(*b)).unwrap_or(-1);
+                Ok(PartitionInfo {
+                    index: index as i32,
+                    leader,
+                    leader_epoch: 0,
+                    isr: replicas.clone(),
+                    replicas: replicas.clone(),
+                    partition_epoch: 0,
+                })
+            })
+            .collect()
+    }
+
     /// Live brokers in placement order: by id, and when racks are set, alternating between
     /// racks (rack a's first broker, rack b's first, ..., rack a's second, ...), so consecutive
     /// replicas of a partition land on different racks as Kafka's rack-aware assignment does.
@@ -259,6 +285,7 @@ mod tests {
             partitions,
             replication_factor: rf,
             configs: BTreeMap::new(),
+            assignment: None,
         }
     }
 
@@ -392,5 +419,21 @@ mod tests {
             MetadataImage::default().apply(1, &Command::InitCluster { cluster_id: "first".into() }).unwrap();
         let (image, _) = image.apply(2, &Command::InitCluster { cluster_id: "second".into() }).unwrap();
         assert_eq!(image.cluster_id, "first");
+    }
+
+    #[test]
+    fn a_manual_assignment_is_kept() {
+        let mut command = create("m", 3, 1);
+        if let Command::CreateTopic { assignment, .. } = &mut command {
+            *assignment = Some(vec![vec![2], vec![2], vec![1]]);
+        }
+        let image = run(&[broker(1), broker(2), command.clone()]).unwrap();
+        let leaders: Vec<i32> = image.topic("m").unwrap().partitions.iter().map(|p| p.leader).collect();
+        assert_eq!(leaders, [2, 2, 1]);
+        if let Command::CreateTopic { assignment, name, .. } = &mut command {
+            *assignment = Some(vec![vec![7]]);
+            *name = "n".into();
+        }
+        assert!(matches!(run(&[broker(1), command]), Err(MetaError::UnknownBroker(7))));
     }
 }

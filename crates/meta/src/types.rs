@@ -65,6 +65,10 @@ pub enum Command {
         partitions: i32,
         replication_factor: i32,
         configs: BTreeMap<String, String>,
+        /// A manual replica assignment, one broker list per partition in order; `None`: the
+        /// controller places the replicas.
+        #[serde(default)]
+        assignment: Option<Vec<Vec<i32>>>,
     },
     DeleteTopic {
         name: String,

@@ -128,6 +128,7 @@ fn topic(name: &str, partitions: i32) -> Command {
         partitions,
         replication_factor: 1,
         configs: BTreeMap::new(),
+        assignment: None,
     }
 }
 

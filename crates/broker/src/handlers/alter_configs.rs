@@ -87,6 +87,7 @@ mod tests {
                 partitions: 1,
                 replication_factor: 1,
                 configs: initial,
+                assignment: None,
             })
             .await
             .unwrap();

@@ -147,6 +147,7 @@ mod tests {
                 partitions: 2,
                 replication_factor: 1,
                 configs: Default::default(),
+                assignment: None,
             };
             broker.propose(command).await.unwrap();
         }

@@ -81,10 +81,22 @@ async fn create(broker: &Broker, topic: &CreatableTopic, validate_only: bool) ->
             partitions: plan.partitions,
             replication_factor: i32::from(plan.replication_factor),
             configs: plan.configs.clone(),
+            assignment: manual_assignment(topic),
         })
         .await?;
     tracing::info!(topic = %name, %id, partitions = plan.partitions, replication_factor = plan.replication_factor, "created topic");
     Ok((id, plan))
+}
+
+/// The request's manual assignment, one broker list per partition in partition order (checked
+/// by [`check_assignments`]); `None` when the controller is to place the replicas.
+fn manual_assignment(topic: &CreatableTopic) -> Option<Vec<Vec<i32>>> {
+    if topic.assignments.is_empty() {
+        return None;
+    }
+    let mut assigned: Vec<_> = topic.assignments.iter().collect();
+    assigned.sort_by_key(|a| a.partition_index);
+    Some(assigned.iter().map(|a| a.broker_ids.iter().map(|b| b.0).collect()).collect())
 }
 
 fn check(broker: &Broker, image: &MetadataImage, topic: &CreatableTopic) -> Result<Plan, BrokerError> {

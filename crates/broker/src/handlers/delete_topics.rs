@@ -127,6 +127,7 @@ mod tests {
             partitions: 1,
             replication_factor: 1,
             configs: Default::default(),
+            assignment: None,
         };
         broker.propose(command).await.unwrap();
         id

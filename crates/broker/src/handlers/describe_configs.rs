@@ -191,6 +191,7 @@ mod tests {
                 partitions: 1,
                 replication_factor: 1,
                 configs: overrides,
+                assignment: None,
             })
             .await
             .unwrap();

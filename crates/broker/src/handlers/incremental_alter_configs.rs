@@ -170,6 +170,7 @@ mod tests {
                 partitions: 1,
                 replication_factor: 1,
                 configs: map(&[("retention.ms", "1000")]),
+                assignment: None,
             })
             .await
             .unwrap();

@@ -87,6 +87,7 @@ async fn lookup(broker: &Broker, name: Option<String>, id: Uuid, allow_create: b
         partitions: broker.config.num_partitions,
         replication_factor: rf,
         configs: BTreeMap::new(),
+        assignment: None,
     };
     match broker.propose(command).await {
         Ok(_) | Err(BrokerError::Meta(fjord_meta::MetaError::TopicExists(_))) => {
