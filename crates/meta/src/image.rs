@@ -88,7 +88,7 @@ impl MetadataImage {
                 }
                 check_partition_count(*partitions)?;
                 let replicas = match assignment {
-                    Some(assigned) => next.assigned_replicas(assigned)?,
+                    Some(assigned) => next.assigned_replicas(0, assigned)?,
                     None => next.place_replicas(*id, 0, *partitions, *replication_factor)?,
                 };
                 let topic = TopicInfo { name: name.clone(), id: *id, partitions: replicas, configs: configs.clone() };
@@ -99,7 +99,7 @@ impl MetadataImage {
                 next.topics.remove(name).ok_or_else(|| MetaError::UnknownTopic(name.clone()))?;
                 Outcome::Done
             }
-            Command::CreatePartitions { name, count } => {
+            Command::CreatePartitions { name, count, assignment } => {
                 let topic = next.topics.get(name).ok_or_else(|| MetaError::UnknownTopic(name.clone()))?;
                 let current = topic.partitions.len() as i32;
                 if *count <= current {
@@ -109,7 +109,19 @@ impl MetadataImage {
                 }
                 check_partition_count(*count)?;
                 let rf = topic.partitions.first().map_or(1, |p| p.replicas.len() as i32);
-                let added = next.place_replicas(topic.id, current, count - current, rf)?;
+                let added = match assignment {
+                    Some(assigned) if assigned.len() as i32 == count - current => {
+                        next.assigned_replicas(current, assigned)?
+                    }
+                    Some(assigned) => {
+                        return Err(MetaError::InvalidPartitions(format!(
+                            "{} assigned partitions for {} new ones",
+                            assigned.len(),
+                            count - current
+                        )));
+                    }
+                    None => next.place_replicas(topic.id, current, count - current, rf)?,
+                };
                 let mut topic = TopicInfo::clone(topic);
                 topic.partitions.extend(added);
                 next.topics.insert(name.clone(), Arc::new(topic));
@@ -194,7 +206,7 @@ impl MetadataImage {
 
     /// Partitions as a manual assignment lists them: every broker must be registered; the
     /// leader is the first live one of each list (-1 when none is), as Kafka elects it.
-    fn assigned_replicas(&self, assignment: &[Vec<i32>]) -> Result<Vec<PartitionInfo>, MetaError> {
+    fn assigned_replicas(&self, first: i32, assignment: &[Vec<i32>]) -> Result<Vec<PartitionInfo>, MetaError> {
         assignment
             .iter()
             .enumerate()
@@ -204,7 +216,7 @@ impl MetadataImage {
                 }
                 let leader = replicas.iter().copied().find(|b| self.is_live(*b)).unwrap_or(-1);
                 Ok(PartitionInfo {
-                    index: index as i32,
+                    index: first + index as i32,
                     leader,
                     leader_epoch: 0,
                     isr: replicas.clone(),
@@ -314,7 +326,11 @@ mod tests {
         assert!(matches!(run(&[broker(1), create("a", 1, 2)]), Err(MetaError::InvalidReplicationFactor { .. })));
         assert!(matches!(run(&[broker(1), create("a", 0, 1)]), Err(MetaError::InvalidPartitions(_))));
         assert!(matches!(
-            run(&[broker(1), create("a", 2, 1), Command::CreatePartitions { name: "a".into(), count: 2 }]),
+            run(&[
+                broker(1),
+                create("a", 2, 1),
+                Command::CreatePartitions { name: "a".into(), count: 2, assignment: None }
+            ]),
             Err(MetaError::InvalidPartitions(_))
         ));
         assert!(matches!(run(&[Command::DeleteTopic { name: "x".into() }]), Err(MetaError::UnknownTopic(_))));
@@ -327,7 +343,7 @@ mod tests {
         let image = run(&[
             broker(1),
             create("a", 1, 1),
-            Command::CreatePartitions { name: "a".into(), count: 3 },
+            Command::CreatePartitions { name: "a".into(), count: 3, assignment: Some(vec![vec![1], vec![1]]) },
             Command::SetTopicConfigs { name: "a".into(), configs: configs.clone() },
         ])
         .unwrap();
@@ -435,5 +451,11 @@ mod tests {
             *name = "n".into();
         }
         assert!(matches!(run(&[broker(1), command]), Err(MetaError::UnknownBroker(7))));
+
+        let grow = |assignment| Command::CreatePartitions { name: "m".into(), count: 5, assignment };
+        let grown = image.apply(4, &grow(Some(vec![vec![1], vec![2]]))).unwrap().0;
+        let leaders: Vec<i32> = grown.topic("m").unwrap().partitions.iter().map(|p| p.leader).collect();
+        assert_eq!(leaders, [2, 2, 1, 1, 2], "the new partitions 3 and 4 as assigned");
+        assert!(matches!(image.apply(4, &grow(Some(vec![vec![1]]))), Err(MetaError::InvalidPartitions(_))));
     }
 }

@@ -76,6 +76,10 @@ pub enum Command {
     CreatePartitions {
         name: String,
         count: i32,
+        /// A manual assignment of the new partitions, one broker list each; `None`: placed by
+        /// the controller.
+        #[serde(default)]
+        assignment: Option<Vec<Vec<i32>>>,
     },
     /// Replaces the topic's config overrides with `configs`.
     SetTopicConfigs {

@@ -2,8 +2,8 @@
 //! partitions are hosted (and writable) before the answer. A count can only grow.
 //!
 //! Manual assignments of the new partitions are checked (one per new partition, the topic's
-//! replication factor, registered brokers only, none twice) but the controller places the replicas
-//! itself, as it does for new topics. `validate_only` runs the checks and changes nothing. A topic
+//! replication factor, registered brokers only, none twice) and kept: the new partitions are
+//! placed as listed; without one the controller places them. `validate_only` runs the checks and changes nothing. A topic
 //! named twice in one request is refused, as Kafka does.
 
 use std::collections::HashMap;
@@ -52,7 +52,9 @@ async fn grow(broker: &Broker, topic: &CreatePartitionsTopic, validate_only: boo
     if validate_only {
         return Ok(());
     }
-    broker.propose(Command::CreatePartitions { name: name.to_string(), count: topic.count }).await?;
+    let assignment =
+        topic.assignments.as_ref().map(|a| a.iter().map(|p| p.broker_ids.iter().map(|b| b.0).collect()).collect());
+    broker.propose(Command::CreatePartitions { name: name.to_string(), count: topic.count, assignment }).await?;
     tracing::info!(topic = %name, count = topic.count, "added partitions");
     Ok(())
 }

@@ -5,8 +5,9 @@
 //! `default.replication.factor`.
 //!
 //! A manual replica assignment is checked (partitions numbered 0.., one replica count, only
-//! registered brokers, none twice) and fixes the partition count and replication factor, but the
-//! controller places the replicas itself: with one broker the placement is the same. v5+ answers
+//! registered brokers, none twice), fixes the partition count and replication factor, and is
+//! kept: the controller places the partitions as listed. A replication factor above 1 is refused
+//! until partitions replicate. v5+ answers
 //! with the topic's configs as DescribeConfigs would list them; v7+ with its id. `timeout_ms` is
 //! not needed: a topic is ready when the proposal returns.
 
