@@ -11,6 +11,12 @@ use anyhow::{Result, bail};
 use fjord_tests::cluster::{Cluster, FAILOVER_LIMIT};
 use fjord_tests::{RawClient, fjord_bin, kcat, node, python, raw, run, run_ok, wait_for};
 
+/// Kafka's partition of a group in `__consumer_offsets`: `abs(groupId.hashCode()) % partitions`.
+fn java_hash_partition(group: &str, partitions: i32) -> i32 {
+    let hash = group.encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)));
+    (if hash == i32::MIN { 0 } else { hash.abs() }) % partitions
+}
+
 /// The brokers `kcat -L` lists, by id.
 fn kcat_brokers(addr: &str) -> Result<Vec<i32>> {
     let out = run_ok(kcat(addr).args(["-L", "-m", "10"]), b"")?;
@@ -132,6 +138,25 @@ fn three_brokers_spread_topics_and_serve_every_client() -> Result<()> {
     groups(&["reset", "grouped-group", "--topic", "grouped", "--to-latest"])?;
     let described = groups(&["describe", "grouped-group"])?;
     assert!(described.lines().filter(|l| l.starts_with("grouped ")).all(|l| l.split_whitespace().nth(4) == Some("0")));
+
+    // Deleted through a broker that does not coordinate the group: its coordinator forgets the
+    // topic's offsets all the same.
+    let offsets = run_ok(kcat(&cluster.node(1).addr).args(["-L", "-t", "__consumer_offsets"]), b"")?;
+    let wanted = format!("partition {}, leader ", java_hash_partition("grouped-group", 50));
+    let coordinator: i32 = offsets
+        .lines()
+        .find_map(|l| l.trim().strip_prefix(&wanted)?.split(',').next()?.parse().ok())
+        .expect("the group's offsets partition has a leader");
+    let elsewhere = (1..=3).find(|id| *id != coordinator).unwrap();
+    let out = run_ok(
+        python("cluster.py").args(["delete", "--bootstrap", &cluster.node(elsewhere).addr, "--topic", "grouped"]),
+        b"",
+    )?;
+    assert!(out.starts_with("ok deleted"), "{out}");
+    wait_for(Duration::from_secs(10), || {
+        let described = groups(&["describe", "grouped-group"])?;
+        Ok((!described.lines().any(|l| l.starts_with("grouped "))).then_some(()))
+    })?;
     Ok(())
 }
 

@@ -197,9 +197,12 @@ async fn accept_loop(listener: TcpListener, broker: Arc<Broker>, mut stop: watch
     connections
 }
 
-/// Applies every new metadata image to the hosted partitions.
+/// Applies every new metadata image to the hosted partitions, and makes this broker's group
+/// coordinator forget the committed offsets of deleted topics, whichever broker the deletion
+/// went through.
 async fn follow_metadata(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
     let mut images = broker.meta.subscribe();
+    let mut previous = images.borrow_and_update().clone();
     loop {
         tokio::select! {
             _ = stop.changed() => return,
@@ -209,6 +212,16 @@ async fn follow_metadata(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
                 if let Err(e) = broker.replicas.reconcile(&image) {
                     tracing::error!(error = %e, "applying metadata to the hosted partitions failed");
                 }
+                let deleted: Vec<String> = previous
+                    .topics
+                    .values()
+                    .filter(|t| image.topic(&t.name).is_none_or(|now| now.id != t.id))
+                    .map(|t| t.name.clone())
+                    .collect();
+                for name in deleted {
+                    crate::groups::forget_topic(&broker, &name).await;
+                }
+                previous = image;
             }
         }
     }

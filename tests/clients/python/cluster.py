@@ -7,6 +7,8 @@ create
 spread
     The cluster metadata lists --brokers brokers; --topic has --partitions partitions whose leaders
     cover every broker, each leading the same share (+-1).
+delete
+    Deletes --topic through the bootstrap broker.
 groups
     An idempotent acks=all producer writes --count keyed records over --topic (created with
     --partitions); two consumers of one group split the partitions, receive every record exactly
@@ -150,16 +152,22 @@ def groups(args):
     print(f"ok group consumed {args.count} records once over {args.partitions} partitions, commits at the end")
 
 
+def delete(args):
+    admin = AdminClient({"bootstrap.servers": args.bootstrap})
+    admin.delete_topics([args.topic], operation_timeout=10)[args.topic].result(timeout=15)
+    print(f"ok deleted {args.topic}")
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("phase", choices=["create", "spread", "groups"])
+    ap.add_argument("phase", choices=["create", "spread", "groups", "delete"])
     ap.add_argument("--bootstrap", required=True)
     ap.add_argument("--topic", required=True)
     ap.add_argument("--partitions", type=int, default=12)
     ap.add_argument("--brokers", type=int, default=3)
     ap.add_argument("--count", type=int, default=1200)
     args = ap.parse_args()
-    {"create": create, "spread": spread, "groups": groups}[args.phase](args)
+    {"create": create, "spread": spread, "groups": groups, "delete": delete}[args.phase](args)
 
 
 if __name__ == "__main__":

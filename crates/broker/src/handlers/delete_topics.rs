@@ -107,6 +107,8 @@ async fn delete(broker: &Broker, target: &Target) -> (Option<String>, Uuid, Resu
     let outcome = broker.propose(Command::DeleteTopic { name: name.clone() }).await.map(|_| ());
     if outcome.is_ok() {
         tracing::info!(topic = %name, id = %topic.id, "deleted topic");
+        // At once here, before the answer; the other brokers' coordinators forget it as the
+        // deletion reaches them (`server::follow_metadata`), this one's second pass finds nothing.
         crate::groups::forget_topic(broker, &name).await;
     }
     (Some(name), topic.id, outcome)
