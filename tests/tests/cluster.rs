@@ -54,6 +54,11 @@ fn create_topic(addr: &str, topic: &str, partitions: i32) -> Result<bool> {
     }
 }
 
+/// Creates `topic`, retrying while the cluster answers that it is electing a controller.
+fn create_topic_eventually(addr: &str, topic: &str, partitions: i32) -> Result<()> {
+    wait_for(Duration::from_secs(30), || Ok(create_topic(addr, topic, partitions)?.then_some(())))
+}
+
 #[test]
 fn three_brokers_spread_topics_and_serve_every_client() -> Result<()> {
     let cluster = Cluster::start(3, &[])?;
@@ -64,7 +69,7 @@ fn three_brokers_spread_topics_and_serve_every_client() -> Result<()> {
     }
 
     // Created through node 2, visible from node 3 with leaders on all three brokers.
-    assert!(create_topic(&cluster.node(2).addr, "spread", 12)?);
+    create_topic_eventually(&cluster.node(2).addr, "spread", 12)?;
     let out =
         run_ok(python("cluster.py").args(["spread", "--bootstrap", &cluster.node(3).addr, "--topic", "spread"]), b"")?;
     assert!(out.contains("ok 12 partitions led by {1: 4, 2: 4, 3: 4}"), "{out}");
@@ -164,7 +169,7 @@ fn three_brokers_spread_topics_and_serve_every_client() -> Result<()> {
 fn metadata_changes_survive_killing_the_controller() -> Result<()> {
     let mut cluster = Cluster::start(3, &[])?;
     let controller = cluster.controller()?;
-    assert!(create_topic(&cluster.node(controller).addr, "before", 3)?);
+    create_topic_eventually(&cluster.node(controller).addr, "before", 3)?;
 
     cluster.node_mut(controller).kill()?;
     let killed = Instant::now();
@@ -195,7 +200,7 @@ fn metadata_changes_survive_killing_the_controller() -> Result<()> {
 #[test]
 fn every_node_restarted_keeps_topics_and_records() -> Result<()> {
     let mut cluster = Cluster::start(3, &[])?;
-    assert!(create_topic(&cluster.node(1).addr, "kept", 6)?);
+    create_topic_eventually(&cluster.node(1).addr, "kept", 6)?;
     let records: Vec<String> = (0..300).map(|i| format!("k{i}:v{i}")).collect();
     run_ok(kcat(&cluster.bootstrap()).args(["-P", "-t", "kept", "-K:"]), (records.join("\n") + "\n").as_bytes())?;
 
@@ -211,7 +216,7 @@ fn every_node_restarted_keeps_topics_and_records() -> Result<()> {
     let mut want: Vec<&str> = records.iter().map(String::as_str).collect();
     want.sort_unstable();
     assert_eq!(got, want, "every record, once, after restarting every node");
-    assert!(create_topic(&cluster.node(3).addr, "after-restart", 2)?);
+    create_topic_eventually(&cluster.node(3).addr, "after-restart", 2)?;
     Ok(())
 }
 

@@ -40,6 +40,10 @@ def create(args):
         future.result(timeout=5)
     except KafkaException as e:
         err = e.args[0]
+        if err.code() == KafkaError.TOPIC_ALREADY_EXISTS:
+            # A retry of a create that committed after the client gave up: checked below.
+            print(f"{args.topic} exists already", file=sys.stderr)
+            return wait_listed(admin, args)
         print(f"create {args.topic} failed: {err}", file=sys.stderr)
         # A dead controller shows as a timeout or a transport error until the metadata names
         # the new one; REQUEST_TIMED_OUT and NOT_CONTROLLER come from the brokers themselves.
@@ -49,6 +53,10 @@ def create(args):
     except Exception as e:  # the future timed out
         print(f"create {args.topic} failed: {e}", file=sys.stderr)
         sys.exit(RETRY)
+    wait_listed(admin, args)
+
+
+def wait_listed(admin, args):
     deadline = time.time() + 10
     while time.time() < deadline:
         topics = admin.list_topics(timeout=5).topics
@@ -56,7 +64,7 @@ def create(args):
             print(f"ok created {args.topic} with {args.partitions} partitions")
             return
         time.sleep(0.05)
-    fail(f"{args.topic} is not in the metadata after its creation")
+    fail(f"{args.topic} is not in the metadata with {args.partitions} partitions after its creation")
 
 
 def spread(args):
