@@ -322,16 +322,6 @@ impl Metadata {
         self.published.images.subscribe()
     }
 
-    /// The node database underneath, for node-local state.
-    pub fn db(&self) -> &Arc<NodeDb> {
-        &self.db
-    }
-
-    /// This node's id.
-    pub fn node_id(&self) -> i32 {
-        self.config.node_id
-    }
-
     /// Whether this node is the active controller.
     pub fn is_controller(&self) -> bool {
         self.raft.metrics().borrow().state == ServerState::Leader
