@@ -7,6 +7,7 @@
 //! - [`segment`]: one `.log` file with its indexes — append, positional reads, recovery.
 //! - [`producer`]: idempotent-producer state (epoch, last five batches' sequences) per producer id.
 //! - [`config`]: [`LogConfig`], the per-topic settings the log obeys.
+//! - [`epochs`]: the leader epoch cache (KIP-101) — where each leader epoch starts.
 //! - [`partition`]: [`PartitionLog`], the ordered segments of one partition — append, read,
 //!   roll, retention, compaction, timestamp lookups, flush bookkeeping.
 //! - [`cleaner`]: log compaction (`cleanup.policy=compact`) — which records stay, and the
@@ -19,6 +20,7 @@
 pub mod batch;
 pub mod cleaner;
 pub mod config;
+pub mod epochs;
 pub mod error;
 pub mod index;
 pub mod observe;

@@ -22,6 +22,7 @@ use bytes::Bytes;
 
 use crate::batch::{self, BatchHeader, HEADER_LEN};
 use crate::cleaner::{self, Checkpoint, CompactionOutcome};
+use crate::epochs::LeaderEpochs;
 use crate::producer::{ProducerStates, Verdict};
 use crate::segment::{self, Segment};
 use crate::{LogConfig, LogError, Result, TimestampType};
@@ -88,6 +89,8 @@ pub struct PartitionLog {
     segments: Vec<Segment>,
     log_start_offset: i64,
     producers: ProducerStates,
+    /// Where each leader epoch starts (KIP-101).
+    epochs: LeaderEpochs,
     flushed_upto: i64,
     /// Wall-clock time of the first append to the active segment since it was created or opened
     /// (Kafka's segment creation time): the age `segment.ms` measures in the background.
@@ -150,23 +153,23 @@ impl PartitionLog {
             ProducerStates::discard_snapshot(dir);
         }
         log_start_offset = log_start_offset.max(segments[0].base_offset());
-        let producers = match opts.clean_shutdown.then(|| ProducerStates::load(dir)).flatten() {
-            Some(states) => states,
-            None => {
-                let mut states = ProducerStates::default();
-                for s in &segments {
-                    s.for_each_header(|h| states.record(h))?;
-                }
-                states
-            }
+        let snapshot = opts.clean_shutdown.then(|| ProducerStates::load(dir)).flatten();
+        let checkpoint = opts.clean_shutdown.then(|| LeaderEpochs::load(dir)).flatten();
+        let (producers, mut epochs) = match (snapshot, checkpoint) {
+            (Some(states), Some(epochs)) => (states, epochs),
+            _ => scan_headers(&segments)?,
         };
         ProducerStates::discard_snapshot(dir);
+        let end = segments.last().map_or(0, Segment::next_offset);
+        epochs.truncate_from_end(end);
+        epochs.truncate_from_start(log_start_offset);
         let mut log = Self {
             dir: dir.to_path_buf(),
             config,
             segments,
             log_start_offset,
             producers,
+            epochs,
             flushed_upto: 0,
             active_since_ms: None,
             poisoned: false,
@@ -264,6 +267,7 @@ impl PartitionLog {
         self.active_mut().append_batch(&header, body, &h, interval)?;
         self.active_since_ms.get_or_insert(now_ms);
         self.producers.record(&h);
+        self.note_epoch(leader_epoch, base_offset)?;
         Ok(AppendOutcome {
             base_offset,
             last_offset,
@@ -384,6 +388,7 @@ impl PartitionLog {
         }
         if offset > self.log_start_offset {
             self.log_start_offset = offset;
+            self.epochs.truncate_from_start(offset);
             self.delete_segments_below_start()?;
         }
         Ok(self.log_start_offset)
@@ -455,7 +460,138 @@ impl PartitionLog {
     fn drop_oldest(&mut self) -> Result<()> {
         let oldest = self.segments.remove(0);
         self.log_start_offset = self.log_start_offset.max(self.segments[0].base_offset());
+        self.epochs.truncate_from_start(self.log_start_offset);
         oldest.delete()
+    }
+
+    /// Appends batches exactly as the leader stored them (a follower's fetch): offsets, leader
+    /// epochs and timestamps are kept. Each whole batch is checked (framing, magic, CRC) and
+    /// must lie past the log end; batches the log already holds are skipped and a partial batch
+    /// at the end (a fetch size limit) is left for the next fetch. Producer state and the epoch
+    /// cache follow the batches. Returns the new log end offset.
+    pub fn append_replicated(&mut self, records: &[u8], now_ms: i64) -> Result<i64> {
+        self.check_writable()?;
+        let mut pos = 0;
+        while let Some(h) = BatchHeader::parse(&records[pos..]) {
+            if h.batch_length <= 0 || pos + h.size() > records.len() {
+                break;
+            }
+            let bytes = &records[pos..pos + h.size()];
+            pos += h.size();
+            if h.magic != 2 {
+                return Err(LogError::UnsupportedMessageFormat { magic: h.magic });
+            }
+            if batch::compute_crc(bytes) != h.crc {
+                return Err(LogError::CorruptMessage(format!(
+                    "replicated batch at offset {} fails its CRC",
+                    h.base_offset
+                )));
+            }
+            if h.last_offset() < self.log_end_offset() {
+                continue;
+            }
+            if h.base_offset < self.log_end_offset() {
+                return Err(LogError::CorruptMessage(format!(
+                    "replicated batch {}..={} overlaps the log end {}",
+                    h.base_offset,
+                    h.last_offset(),
+                    self.log_end_offset()
+                )));
+            }
+            if self.should_roll(bytes.len() as u64, h.last_offset(), h.max_timestamp, now_ms) {
+                self.roll()?;
+            }
+            let (head, body) = bytes.split_at(HEADER_LEN);
+            let header: [u8; HEADER_LEN] = head.try_into().expect("a whole batch has a whole header");
+            let interval = self.config.index_interval_bytes as u64;
+            self.active_mut().append_batch(&header, body, &h, interval)?;
+            self.active_since_ms.get_or_insert(now_ms);
+            self.producers.record(&h);
+            self.note_epoch(h.leader_epoch, h.base_offset)?;
+        }
+        Ok(self.log_end_offset())
+    }
+
+    /// Starts leader epoch `epoch` at the log end (a replica becoming leader), so that
+    /// OffsetForLeaderEpoch answers for the old epoch before the new one writes anything.
+    pub fn begin_epoch(&mut self, epoch: i32) -> Result<()> {
+        let end = self.log_end_offset();
+        self.note_epoch(epoch, end)
+    }
+
+    fn note_epoch(&mut self, epoch: i32, start: i64) -> Result<()> {
+        if self.epochs.assign(epoch, start) {
+            self.epochs.save(&self.dir)?;
+        }
+        Ok(())
+    }
+
+    /// The latest leader epoch the log has seen (-1: none).
+    pub fn latest_epoch(&self) -> i32 {
+        self.epochs.latest().unwrap_or(-1)
+    }
+
+    /// Where epoch `epoch` starts in this log, if it has records or began here.
+    pub fn epoch_start(&self, epoch: i32) -> Option<i64> {
+        self.epochs.start_of(epoch)
+    }
+
+    /// OffsetForLeaderEpoch: the largest epoch at or below `epoch` and where it ends
+    /// ([`LeaderEpochs::end_offset_for`]); `None` when the log knows no such epoch.
+    pub fn end_offset_for_epoch(&self, epoch: i32) -> Option<(i32, i64)> {
+        self.epochs.end_offset_for(epoch, self.log_end_offset())
+    }
+
+    /// Removes every record at `offset` and after (a follower's divergent tail, KIP-101): whole
+    /// batches, so the log may end a little before `offset`. Producer state is rebuilt from what
+    /// stays and the epoch cache cut. Below the log start the log starts afresh at `offset`.
+    /// Returns whether anything was removed.
+    pub fn truncate_to(&mut self, offset: i64) -> Result<bool> {
+        self.check_writable()?;
+        if offset >= self.log_end_offset() {
+            return Ok(false);
+        }
+        if offset <= self.log_start_offset {
+            self.restart_at(offset.max(0))?;
+            return Ok(true);
+        }
+        while self.segments.len() > 1 && self.active().base_offset() >= offset {
+            self.segments.pop().expect("more than one segment").delete()?;
+        }
+        let interval = self.config.index_interval_bytes as u64;
+        let removed = self.active_mut().truncate_to(offset, interval)?;
+        sync_dir(&self.dir)?;
+        tracing::info!(dir = %self.dir.display(), offset, bytes_in_active_segment = removed, log_end_offset = self.log_end_offset(), "truncated the log");
+        self.after_truncation()?;
+        Ok(true)
+    }
+
+    /// Empties the log and starts it at `offset` (a follower that fell behind the leader's log
+    /// start, or whose whole log diverged).
+    pub fn restart_at(&mut self, offset: i64) -> Result<()> {
+        self.check_writable()?;
+        for s in self.segments.drain(..) {
+            s.delete()?;
+        }
+        self.segments.push(Segment::create(&self.dir, offset)?);
+        sync_dir(&self.dir)?;
+        self.log_start_offset = offset;
+        self.epochs = LeaderEpochs::default();
+        tracing::info!(dir = %self.dir.display(), offset, "emptied the log to start it afresh");
+        self.after_truncation()
+    }
+
+    fn after_truncation(&mut self) -> Result<()> {
+        let (producers, _) = scan_headers(&self.segments)?;
+        self.producers = producers;
+        let end = self.log_end_offset();
+        self.epochs.truncate_from_end(end);
+        self.epochs.truncate_from_start(self.log_start_offset);
+        self.epochs.save(&self.dir)?;
+        self.flushed_upto = self.flushed_upto.min(end);
+        self.active_since_ms = None;
+        self.cleaned = None;
+        Ok(())
     }
 
     /// What an fsync covering every append so far needs.
@@ -499,9 +635,23 @@ impl PartitionLog {
         active.flush()?;
         active.write_indexes()?;
         self.producers.save(&self.dir)?;
+        self.epochs.save(&self.dir)?;
         self.flushed_upto = self.log_end_offset();
         Ok(())
     }
+}
+
+/// Producer state and the leader epoch cache, rebuilt from every batch header.
+fn scan_headers(segments: &[Segment]) -> Result<(ProducerStates, LeaderEpochs)> {
+    let mut states = ProducerStates::default();
+    let mut epochs = LeaderEpochs::default();
+    for s in segments {
+        s.for_each_header(|h| {
+            states.record(h);
+            epochs.assign(h.leader_epoch, h.base_offset);
+        })?;
+    }
+    Ok((states, epochs))
 }
 
 /// Makes the directory's entries (creations, renames, removals) durable.

@@ -348,6 +348,35 @@ impl Segment {
         Ok(records.into_iter().find(|&(offset, ts)| offset >= min_offset && matches(ts)))
     }
 
+    /// Cuts the segment before the first batch holding `offset` or later, rebuilds the indexes
+    /// and makes the cut durable. Returns the bytes removed.
+    pub fn truncate_to(&mut self, offset: i64, index_interval: u64) -> Result<u64> {
+        let mut pos = 0;
+        while let Some(h) = self.header_at(pos)? {
+            if h.last_offset() >= offset || !check_stored((self.size - pos) as usize, &h) {
+                break;
+            }
+            pos += h.size() as u64;
+        }
+        if pos >= self.size {
+            return Ok(0);
+        }
+        let path = self.log_path();
+        self.file.set_len(pos).map_err(LogError::io(format!("truncate {}", path.display())))?;
+        self.file.sync_all().map_err(LogError::io(format!("fsync {}", path.display())))?;
+        let removed = self.size - pos;
+        self.size = pos;
+        self.next_offset = self.base_offset;
+        self.offsets = OffsetIndex::default();
+        self.times = TimeIndex::default();
+        self.bytes_since_index = 0;
+        self.last_batch_offset = self.base_offset;
+        self.max_timestamp = -1;
+        self.first_timestamp = None;
+        self.rebuild(index_interval, false)?;
+        Ok(removed)
+    }
+
     /// Makes the file's data durable.
     pub fn flush(&self) -> Result<()> {
         crate::observe::fsync(|| self.file.sync_data())

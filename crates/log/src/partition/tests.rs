@@ -650,3 +650,104 @@ fn thinned_batches_keep_their_producer_fields_and_span() {
     assert!(log.append(&keyed_from(200, &[("a", Some("2"))], producer(2)), 3, 0).unwrap().duplicate);
     assert_eq!(log.append(&keyed_from(300, &[("a", Some("3"))], producer(3)), 3, 0).unwrap().base_offset, 3);
 }
+
+/// Everything `log` holds, as stored.
+fn all_bytes(log: &PartitionLog) -> Bytes {
+    let mut out = Vec::new();
+    let mut offset = log.log_start_offset();
+    while offset < log.log_end_offset() {
+        let read = log.read(offset, 1 << 30, log.log_end_offset(), true).unwrap().records;
+        let mut pos = 0;
+        while let Some(h) = BatchHeader::parse(&read[pos..]) {
+            offset = h.last_offset() + 1;
+            pos += h.size();
+        }
+        out.extend_from_slice(&read);
+    }
+    Bytes::from(out)
+}
+
+#[test]
+fn a_follower_copies_the_leaders_batches_byte_for_byte() {
+    let (ld, fd) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let small = LogConfig { segment_bytes: 600, ..config() };
+    let mut leader = open(ld.path(), small.clone(), false);
+    leader.begin_epoch(0).unwrap();
+    for i in 0..6 {
+        leader.append(&idempotent(9, 0, i * 2, 2), 0, 0).unwrap();
+    }
+    leader.begin_epoch(3).unwrap();
+    for i in 6..10 {
+        leader.append(&idempotent(9, 0, i * 2, 2), 3, 0).unwrap();
+    }
+    let mut follower = open(fd.path(), small, false);
+    let fetched = all_bytes(&leader);
+    let half = BatchHeader::parse(&fetched).unwrap().size() * 3 + 10;
+    assert_eq!(follower.append_replicated(&fetched[..half], 0).unwrap(), 6, "a partial batch waits");
+    assert_eq!(follower.append_replicated(&fetched, 0).unwrap(), 20, "what it holds is skipped");
+    assert_eq!(all_bytes(&follower), fetched);
+    assert!(follower.segment_count() > 1, "followers roll too");
+    assert_eq!(follower.end_offset_for_epoch(0), Some((0, 12)));
+    assert_eq!(follower.end_offset_for_epoch(3), Some((3, 20)));
+    assert_eq!(follower.latest_epoch(), 3);
+    // Its producer state came along: the leader's last batch retried is a duplicate there.
+    assert!(follower.append(&idempotent(9, 0, 18, 2), 4, 0).unwrap().duplicate);
+    let mut bad = fetched.to_vec();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    let od = tempfile::tempdir().unwrap();
+    let mut other = open(od.path(), config(), false);
+    assert!(matches!(other.append_replicated(&bad, 0), Err(LogError::CorruptMessage(_))));
+    assert_eq!(other.log_end_offset(), 18, "the batches before the corrupt one are in");
+}
+
+#[test]
+fn truncation_cuts_the_divergent_tail_and_its_producer_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let small = LogConfig { segment_bytes: 250, ..config() };
+    let mut log = open(dir.path(), small.clone(), false);
+    for i in 0..5 {
+        log.append(&idempotent(4, 0, i * 2, 2), 1, 0).unwrap();
+    }
+    for i in 5..10 {
+        log.append(&idempotent(4, 0, i * 2, 2), 2, 0).unwrap();
+    }
+    let segments = log.segment_count();
+    assert!(segments > 2);
+    assert!(!log.truncate_to(20).unwrap(), "nothing past the end");
+    assert!(log.truncate_to(11).unwrap());
+    assert_eq!(log.log_end_offset(), 10, "whole batches: the one holding 11 goes too");
+    assert!(log.segment_count() < segments);
+    assert_eq!(log.latest_epoch(), 1, "epoch 2 started at 10 and is gone");
+    assert_eq!(log.end_offset_for_epoch(1), Some((1, 10)));
+    // The producer may resend sequence 10 now: it is no longer a duplicate.
+    let resent = log.append(&idempotent(4, 0, 10, 2), 3, 0).unwrap();
+    assert_eq!((resent.base_offset, resent.duplicate), (10, false));
+    log.close().unwrap();
+    let mut reopened = open(dir.path(), small.clone(), true);
+    assert_eq!((reopened.log_end_offset(), reopened.latest_epoch()), (12, 3));
+    assert_eq!(reopened.end_offset_for_epoch(2), Some((1, 10)), "epoch 2 answers for epoch 1");
+    reopened.restart_at(40).unwrap();
+    assert_eq!((reopened.log_start_offset(), reopened.log_end_offset(), reopened.latest_epoch()), (40, 40, -1));
+    drop(reopened);
+    // After a crash the cache comes from the batch headers.
+    let again = open(dir.path(), small, false);
+    assert_eq!((again.log_end_offset(), again.latest_epoch()), (40, -1));
+}
+
+#[test]
+fn the_epoch_cache_is_rebuilt_after_a_crash_and_follows_the_log_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut log = open(dir.path(), config(), false);
+    for epoch in [0, 0, 2, 2, 5] {
+        log.append(&simple(100, 2), epoch, 0).unwrap();
+    }
+    drop(log);
+    let mut log = open(dir.path(), config(), false);
+    assert_eq!(log.end_offset_for_epoch(0), Some((0, 4)));
+    assert_eq!(log.end_offset_for_epoch(4), Some((2, 8)));
+    assert_eq!(log.end_offset_for_epoch(5), Some((5, 10)));
+    log.delete_records_before(5).unwrap();
+    assert_eq!(log.epoch_start(2), Some(5));
+    assert_eq!(log.epoch_start(0), None);
+}
