@@ -13,8 +13,13 @@ use crate::http::Metrics;
 use crate::{Broker, START_TIMEOUT, wait_for};
 
 /// Short heartbeats and sessions, so that a dead broker is fenced within seconds.
-pub const CLUSTER_OVERRIDES: &[&str] =
-    &["broker.heartbeat.interval.ms=200", "broker.session.timeout.ms=2000", "group.initial.rebalance.delay.ms=0"];
+pub const CLUSTER_OVERRIDES: &[&str] = &[
+    "broker.heartbeat.interval.ms=200",
+    "broker.session.timeout.ms=2000",
+    "group.initial.rebalance.delay.ms=0",
+    "replica.lag.time.max.ms=3000",
+    "leader.imbalance.check.interval.seconds=1",
+];
 
 /// Running (or stopped) cluster nodes by node id.
 #[derive(Debug)]

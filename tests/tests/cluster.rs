@@ -77,9 +77,18 @@ fn three_brokers_spread_topics_and_serve_every_client() -> Result<()> {
     // A partition answers only on its leader; the others send clients to the metadata.
     let mut client = RawClient::connect(&cluster.node(1).addr)?;
     assert_eq!(raw::create_topic(&mut client, "solo", &[])?, 0);
-    // Three brokers, but no partition replication yet: more than one replica is refused, not
-    // placed and left unfed.
-    assert_eq!(raw::create_replicated_topic(&mut client, "triple", 3, &[])?, 38, "INVALID_REPLICATION_FACTOR");
+    // Three replicas on three brokers; a fourth has no broker to go to.
+    assert_eq!(raw::create_replicated_topic(&mut client, "triple", 3, &[])?, 0);
+    assert_eq!(raw::create_replicated_topic(&mut client, "quadruple", 4, &[])?, 38, "INVALID_REPLICATION_FACTOR");
+    let mut listed = String::new();
+    let replicated = wait_for(Duration::from_secs(10), || {
+        listed = run_ok(kcat(&cluster.node(3).addr).args(["-L", "-t", "triple"]), b"")?;
+        let line = listed.lines().find(|l| l.contains("partition 0,")).unwrap_or_default().to_string();
+        let count =
+            |field: &str| line.split(field).nth(1).map_or(0, |r| r.split(", ").next().unwrap_or("").split(',').count());
+        Ok((count("replicas: ") == 3 && count("isrs: ") == 3).then_some(()))
+    });
+    assert!(replicated.is_ok(), "three replicas, all in sync: {listed}");
     // A manual assignment is kept: the leaders are the brokers it names.
     assert_eq!(raw::create_assigned_topic(&mut client, "placed", &[&[3], &[1], &[3]])?, 0);
     let out = run_ok(kcat(&cluster.node(2).addr).args(["-L", "-t", "placed"]), b"")?;

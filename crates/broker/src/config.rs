@@ -61,7 +61,7 @@ pub const PROPERTIES: &[PropertyDef] = &[
     PropertyDef {
         name: "default.replication.factor",
         default: "1",
-        doc: "Replication factor of auto-created topics and of CreateTopics with -1; only 1 until partition replication is available.",
+        doc: "Replication factor of auto-created topics and of CreateTopics with -1.",
     },
     PropertyDef {
         name: "auto.create.topics.enable",
@@ -131,6 +131,41 @@ pub const PROPERTIES: &[PropertyDef] = &[
         name: "offsets.topic.num.partitions",
         default: "50",
         doc: "Partitions of __consumer_offsets, created on the first group request; a group lives in partition hash(group) % N.",
+    },
+    PropertyDef {
+        name: "offsets.topic.replication.factor",
+        default: "3",
+        doc: "Replication factor of __consumer_offsets, capped at the number of voters (so a single broker gets 1); group requests answer COORDINATOR_NOT_AVAILABLE until that many brokers are live.",
+    },
+    PropertyDef {
+        name: "replica.lag.time.max.ms",
+        default: "30000",
+        doc: "A follower that has not caught up with the leader's log end for this long leaves the ISR.",
+    },
+    PropertyDef {
+        name: "replica.fetch.wait.max.ms",
+        default: "500",
+        doc: "How long a follower's fetch waits at the leader for new records.",
+    },
+    PropertyDef {
+        name: "replica.fetch.max.bytes",
+        default: "1048576",
+        doc: "Record bytes a follower asks for per partition and fetch (at least one whole batch is returned).",
+    },
+    PropertyDef {
+        name: "auto.leader.rebalance.enable",
+        default: "true",
+        doc: "The active controller gives partitions back to their preferred (first) replica once it is in the ISR again.",
+    },
+    PropertyDef {
+        name: "leader.imbalance.check.interval.seconds",
+        default: "300",
+        doc: "How often the active controller looks for partitions not led by their preferred replica.",
+    },
+    PropertyDef {
+        name: "controlled.shutdown.enable",
+        default: "true",
+        doc: "On SIGTERM, hand leadership to other in-sync replicas before stopping.",
     },
     PropertyDef {
         name: "controller.quorum.voters",
@@ -204,7 +239,15 @@ pub struct BrokerConfig {
     /// Group coordinator settings (`group.*`).
     pub group: fjord_group::Config,
     pub offsets_topic_partitions: i32,
+    /// `offsets.topic.replication.factor` as configured (capped at the voter count on use).
+    pub offsets_topic_replication_factor: i32,
     pub offsets_retention_ms: i64,
+    pub replica_lag_time_max_ms: i64,
+    pub replica_fetch_wait_max_ms: i32,
+    pub replica_fetch_max_bytes: i32,
+    /// `leader.imbalance.check.interval.seconds` when `auto.leader.rebalance.enable` is on.
+    pub leader_rebalance_interval_ms: Option<u64>,
+    pub controlled_shutdown: bool,
     /// Every property with its effective value, and whether it was set explicitly.
     pub values: BTreeMap<&'static str, (String, bool)>,
 }
@@ -258,17 +301,11 @@ impl BrokerConfig {
             advertised,
             data_dir: PathBuf::from(non_empty("log.dirs", &get("log.dirs"))?),
             num_partitions: parse_num("num.partitions", &get("num.partitions"), 1..=100_000)? as i32,
-            default_replication_factor: match parse_num(
+            default_replication_factor: parse_num(
                 "default.replication.factor",
                 &get("default.replication.factor"),
                 1..=32,
-            )? {
-                1 => 1,
-                _ => {
-                    let why = "partitions have a single replica until partition replication is available; use 1";
-                    return Err(invalid("default.replication.factor", &get("default.replication.factor"), why));
-                }
-            },
+            )? as i32,
             auto_create_topics: parse_bool("auto.create.topics.enable", &get("auto.create.topics.enable"))?,
             retention_check_interval_ms: parse_num(
                 "log.retention.check.interval.ms",
@@ -318,6 +355,41 @@ impl BrokerConfig {
                 &get("offsets.topic.num.partitions"),
                 1..=100_000,
             )? as i32,
+            offsets_topic_replication_factor: parse_num(
+                "offsets.topic.replication.factor",
+                &get("offsets.topic.replication.factor"),
+                1..=32,
+            )? as i32,
+            replica_lag_time_max_ms: parse_num(
+                "replica.lag.time.max.ms",
+                &get("replica.lag.time.max.ms"),
+                100..=i64::from(i32::MAX),
+            )?,
+            replica_fetch_wait_max_ms: parse_num(
+                "replica.fetch.wait.max.ms",
+                &get("replica.fetch.wait.max.ms"),
+                0..=60_000,
+            )? as i32,
+            replica_fetch_max_bytes: parse_num(
+                "replica.fetch.max.bytes",
+                &get("replica.fetch.max.bytes"),
+                1024..=i64::from(i32::MAX),
+            )? as i32,
+            leader_rebalance_interval_ms: match parse_bool(
+                "auto.leader.rebalance.enable",
+                &get("auto.leader.rebalance.enable"),
+            )? {
+                true => Some(
+                    parse_num(
+                        "leader.imbalance.check.interval.seconds",
+                        &get("leader.imbalance.check.interval.seconds"),
+                        1..=i64::from(i32::MAX),
+                    )? as u64
+                        * 1000,
+                ),
+                false => None,
+            },
+            controlled_shutdown: parse_bool("controlled.shutdown.enable", &get("controlled.shutdown.enable"))?,
             offsets_retention_ms: parse_num(
                 "offsets.retention.minutes",
                 &get("offsets.retention.minutes"),
@@ -336,6 +408,10 @@ impl BrokerConfig {
                 let why = "a cluster node needs a CONTROLLER://host:port listener for Raft";
                 return Err(invalid("listeners", &config.value("listeners"), why));
             }
+        }
+        if config.replica_fetch_wait_max_ms as i64 >= config.replica_lag_time_max_ms {
+            let why = "must be shorter than replica.lag.time.max.ms, or followers drop out of the ISR while they wait";
+            return Err(invalid("replica.fetch.wait.max.ms", &config.value("replica.fetch.wait.max.ms"), why));
         }
         if config.heartbeat_interval_ms >= config.session_timeout_ms {
             let why = "must be shorter than broker.session.timeout.ms";
@@ -609,8 +685,8 @@ mod tests {
             let e = BrokerConfig::from_properties(props(&[("controller.quorum.voters", bad)])).unwrap_err();
             assert!(e.to_string().contains("controller.quorum.voters"), "{bad}: {e}");
         }
-        let e = BrokerConfig::from_properties(props(&[("default.replication.factor", "3")])).unwrap_err();
-        assert!(e.to_string().contains("single replica"), "{e}");
+        let e = BrokerConfig::from_properties(props(&[("replica.fetch.wait.max.ms", "40000")])).unwrap_err();
+        assert!(e.to_string().contains("replica.lag.time.max.ms"), "{e}");
         let e = BrokerConfig::from_properties(props(&[("listeners", "SSL://127.0.0.1:1")])).unwrap_err();
         assert!(e.to_string().contains("not supported"), "{e}");
     }

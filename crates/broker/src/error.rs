@@ -36,8 +36,12 @@ pub enum BrokerError {
     InvalidPartitions(String),
     #[error("{0}")]
     InvalidReplicaAssignment(String),
-    #[error("replication factor {0}: partitions have a single replica until partition replication is available; use 1")]
-    ReplicationUnsupported(i16),
+    #[error("the partition has {isr} in-sync replica(s), fewer than min.insync.replicas={min}")]
+    NotEnoughReplicas { isr: usize, min: usize },
+    #[error("written to the leader, but the in-sync replicas fell to {isr}, below min.insync.replicas={min}")]
+    NotEnoughReplicasAfterAppend { isr: usize, min: usize },
+    #[error("the in-sync replicas did not confirm the write within {0} ms")]
+    ReplicationTimedOut(i64),
     #[error("leader epoch {requested} is newer than the current {current}")]
     UnknownLeaderEpoch { requested: i32, current: i32 },
     #[error("leader epoch {requested} is older than the current {current}")]
@@ -78,6 +82,7 @@ impl BrokerError {
                 MetaError::InvalidReplicationFactor { .. } => ResponseError::InvalidReplicationFactor,
                 MetaError::UnknownBroker(_) => ResponseError::BrokerNotAvailable,
                 MetaError::Storage(_) => ResponseError::UnknownServerError,
+                MetaError::InvalidUpdate(_) => ResponseError::InvalidUpdateVersion,
                 // What Kafka answers when the controller does not commit a change in time.
                 MetaError::Unavailable(_) => ResponseError::RequestTimedOut,
             },
@@ -95,6 +100,7 @@ impl BrokerError {
                 GroupError::CoordinatorNotAvailable => ResponseError::CoordinatorNotAvailable,
                 GroupError::GroupSubscribedToTopic(_) => ResponseError::GroupSubscribedToTopic,
                 GroupError::NotCoordinator(_) => ResponseError::NotCoordinator,
+                GroupError::LoadInProgress(_) => ResponseError::CoordinatorLoadInProgress,
             },
             BrokerError::UnknownTopicOrPartition => ResponseError::UnknownTopicOrPartition,
             BrokerError::NotLeaderOrFollower => ResponseError::NotLeaderOrFollower,
@@ -105,7 +111,9 @@ impl BrokerError {
             BrokerError::InvalidRequest(_) => ResponseError::InvalidRequest,
             BrokerError::InvalidPartitions(_) => ResponseError::InvalidPartitions,
             BrokerError::InvalidReplicaAssignment(_) => ResponseError::InvalidReplicaAssignment,
-            BrokerError::ReplicationUnsupported(_) => ResponseError::InvalidReplicationFactor,
+            BrokerError::NotEnoughReplicas { .. } => ResponseError::NotEnoughReplicas,
+            BrokerError::NotEnoughReplicasAfterAppend { .. } => ResponseError::NotEnoughReplicasAfterAppend,
+            BrokerError::ReplicationTimedOut(_) => ResponseError::RequestTimedOut,
             BrokerError::UnknownLeaderEpoch { .. } => ResponseError::UnknownLeaderEpoch,
             BrokerError::FencedLeaderEpoch { .. } => ResponseError::FencedLeaderEpoch,
             BrokerError::FetchSessionIdNotFound(_) => ResponseError::FetchSessionIdNotFound,

@@ -32,6 +32,9 @@ use crate::{Broker, BrokerError};
 /// The internal topic holding committed offsets and group membership.
 pub const OFFSETS_TOPIC: &str = "__consumer_offsets";
 
+/// How long a group write waits for the in-sync replicas (Kafka's `offsets.commit.timeout.ms`).
+const COMMIT_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// How often offsets of groups without members are checked against `offsets.retention.minutes`.
 const EXPIRY_INTERVAL_MS: i64 = 60_000;
 
@@ -44,6 +47,9 @@ pub struct Groups {
     wake: Notify,
     /// `offsets.topic.num.partitions`, for creating the topic; once it exists, its real count rules.
     partitions: i32,
+    /// The `__consumer_offsets` partitions whose groups are loaded, with the leader epoch they
+    /// were loaded in. Held while loading, so loads never interleave.
+    loaded: Mutex<HashMap<i32, i32>>,
 }
 
 #[derive(Debug)]
@@ -107,6 +113,7 @@ impl Groups {
             }),
             wake: Notify::new(),
             partitions,
+            loaded: Mutex::new(HashMap::new()),
         }
     }
 
@@ -156,14 +163,136 @@ fn offsets_partitions(broker: &Broker) -> i32 {
 
 /// Whether this broker coordinates `group`: it leads the group's `__consumer_offsets`
 /// partition. Before the topic exists every broker may answer (the first request creates it).
+/// Its groups are loaded from the partition first, if they are not yet (a broker that just
+/// became the partition's leader); a load that fails answers COORDINATOR_LOAD_IN_PROGRESS.
 pub fn check_coordinator(broker: &Broker, group: &str) -> Result<(), GroupError> {
     let image = broker.image();
     let Some(topic) = image.topic(OFFSETS_TOPIC) else { return Ok(()) };
     let p = partition_for(group, topic.partitions.len() as i32);
-    match topic.partitions.get(p as usize) {
-        Some(info) if info.leader == broker.config.node_id => Ok(()),
-        _ => Err(GroupError::NotCoordinator(group.to_string())),
+    let Some(partition) = broker.replicas.partition(OFFSETS_TOPIC, p).filter(|p| p.is_leader()) else {
+        return Err(GroupError::NotCoordinator(group.to_string()));
+    };
+    ensure_loaded(broker, &partition).map_err(|e| {
+        tracing::warn!(partition = p, error = %e, "loading consumer groups failed");
+        GroupError::LoadInProgress(group.to_string())
+    })
+}
+
+/// Takes over the groups of the `__consumer_offsets` partitions this broker now leads and lets
+/// go of those it no longer leads (their waiting requests are answered NOT_COORDINATOR). Run at
+/// start and after every metadata change; the coordinator moves with the partition leader.
+pub fn follow_leadership(broker: &Broker) {
+    let hosted: Vec<Arc<Partition>> = broker.replicas.all().into_iter().filter(|p| p.topic == OFFSETS_TOPIC).collect();
+    let lost: Vec<i32> = {
+        let loaded = broker.groups.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        loaded.keys().copied().filter(|i| !hosted.iter().any(|p| p.index == *i && p.is_leader())).collect()
+    };
+    if !lost.is_empty() {
+        let mut loaded = broker.groups.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        for index in &lost {
+            loaded.remove(index);
+        }
+        let groups = unload(broker, &lost);
+        tracing::info!(partitions = ?lost, groups, "no longer coordinating the groups of these __consumer_offsets partitions");
     }
+    for p in hosted.iter().filter(|p| p.is_leader()) {
+        if let Err(e) = ensure_loaded(broker, p) {
+            tracing::warn!(partition = p.index, error = %e, "loading consumer groups failed; retried on the next request");
+        }
+    }
+}
+
+/// Drops the groups of `partitions` from the coordinator and the offset cache. Returns how many.
+fn unload(broker: &Broker, partitions: &[i32]) -> usize {
+    let n = offsets_partitions(broker);
+    let (count, pending) = broker.groups.run(broker, |st, _| {
+        let mut names: Vec<String> = st.coordinator.groups().map(|g| g.id.clone()).collect();
+        names.extend(st.offsets.groups().map(str::to_string));
+        names.sort_unstable();
+        names.dedup();
+        names.retain(|g| partitions.contains(&partition_for(g, n)));
+        let mut actions = Vec::new();
+        for g in &names {
+            actions.extend(st.coordinator.unload(g));
+            st.offsets.delete_group(g);
+        }
+        (names.len(), actions)
+    });
+    debug_assert!(pending.as_ref().is_ok_and(Vec::is_empty), "unloading writes nothing");
+    count
+}
+
+/// Loads the groups of `__consumer_offsets` partition `partition` (which this broker leads)
+/// unless they are loaded for its current leader epoch: replays the partition's log and
+/// replaces whatever the coordinator held for those groups.
+fn ensure_loaded(broker: &Broker, partition: &Partition) -> Result<(), BrokerError> {
+    let epoch = partition.leader_epoch();
+    let mut loaded = broker.groups.loaded.lock().unwrap_or_else(|p| p.into_inner());
+    if loaded.get(&partition.index) == Some(&epoch) {
+        return Ok(());
+    }
+    let started = std::time::Instant::now();
+    let (snapshots, store, records) = replay(partition)?;
+    let n = offsets_partitions(broker);
+    unload(broker, &[partition.index]);
+    let now = now_ms();
+    let groups = snapshots.len();
+    {
+        let mut state = broker.groups.lock();
+        for snapshot in snapshots.into_values().flatten() {
+            state.coordinator.restore(snapshot, now);
+        }
+        for g in store.groups() {
+            if partition_for(g, n) != partition.index {
+                continue;
+            }
+            state.coordinator.ensure_group(g, now);
+            for (topic, p, committed) in store.all(g) {
+                state.offsets.commit(g, topic, p, committed.clone());
+            }
+        }
+    }
+    loaded.insert(partition.index, epoch);
+    tracing::info!(
+        partition = partition.index,
+        leader_epoch = epoch,
+        records,
+        groups,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "loaded consumer groups"
+    );
+    Ok(())
+}
+
+type Snapshots = BTreeMap<String, Option<fjord_group::GroupSnapshot>>;
+
+/// Every group record of one `__consumer_offsets` partition, replayed in order.
+fn replay(partition: &Partition) -> Result<(Snapshots, OffsetStore, usize), BrokerError> {
+    let mut snapshots = BTreeMap::new();
+    let mut store = OffsetStore::default();
+    let mut records = 0usize;
+    let (mut offset, end) = (partition.offsets().0, partition.log_end_offset());
+    while offset < end {
+        let read = partition.read(offset, 1 << 20, true, crate::replica::ReadLimit::LogEnd)?;
+        let mut pos = 0;
+        let mut next = offset;
+        while let Some(h) = BatchHeader::parse(&read.records[pos..]) {
+            let batch = &read.records[pos..pos + h.size()];
+            for r in records::parse(batch).unwrap_or_default() {
+                if let Some(key) = r.key {
+                    store.replay(key, r.value, &mut snapshots);
+                    records += 1;
+                }
+            }
+            next = h.last_offset() + 1;
+            pos += h.size();
+        }
+        if next == offset {
+            break;
+        }
+        offset = next;
+    }
+    Ok((snapshots, store, records))
 }
 
 /// The broker coordinating `group`; `None` while the topic does not exist or the group's
@@ -191,7 +320,7 @@ pub async fn ensure_topic(broker: &Broker) -> Result<(), BrokerError> {
             name: OFFSETS_TOPIC.to_string(),
             id: Uuid::new_v4(),
             partitions: broker.groups.partitions,
-            replication_factor: 1,
+            replication_factor: offsets_replication_factor(broker),
             configs,
             assignment: None,
         })
@@ -200,6 +329,12 @@ pub async fn ensure_topic(broker: &Broker) -> Result<(), BrokerError> {
         Ok(_) | Err(BrokerError::Meta(MetaError::TopicExists(_))) => Ok(()),
         Err(e) => Err(e),
     }
+}
+
+/// `offsets.topic.replication.factor`, capped at the number of voters: a single broker gets 1,
+/// a three-node cluster 3 (and group requests wait until three brokers are live, as Kafka's do).
+fn offsets_replication_factor(broker: &Broker) -> i32 {
+    broker.config.offsets_topic_replication_factor.min(broker.config.voters.len().max(1) as i32)
 }
 
 /// Appends records to `__consumer_offsets`, one batch per partition, without waiting for disk.
@@ -225,11 +360,29 @@ fn append(broker: &Broker, writes: Vec<Write>) -> Result<Pending, BrokerError> {
     Ok(pending)
 }
 
-/// Makes appended records durable, like an acks=all write.
+/// Makes appended records durable like an acks=all write: fsynced here, and held by every
+/// in-sync replica (`offsets.commit.timeout.ms`, 5 s, bounds the wait). Failures come back as
+/// Kafka's coordinator answers them: retriable ones as COORDINATOR_NOT_AVAILABLE, a lost
+/// leadership as NOT_COORDINATOR.
 async fn sync(broker: &Broker, pending: Result<Pending, BrokerError>) -> Result<(), BrokerError> {
     for (partition, upto) in pending? {
         if broker.config.flush_every_ack {
             partition.sync_to(upto).await?;
+        }
+        match partition.wait_replicated(upto, COMMIT_TIMEOUT).await {
+            Ok(()) => {}
+            Err(BrokerError::NotLeaderOrFollower) => {
+                return Err(GroupError::NotCoordinator(format!("__consumer_offsets-{}", partition.index)).into());
+            }
+            Err(
+                e @ (BrokerError::NotEnoughReplicas { .. }
+                | BrokerError::NotEnoughReplicasAfterAppend { .. }
+                | BrokerError::ReplicationTimedOut(_)),
+            ) => {
+                tracing::warn!(partition = partition.index, error = %e, "group state not replicated");
+                return Err(GroupError::CoordinatorNotAvailable.into());
+            }
+            Err(e) => return Err(e),
         }
     }
     Ok(())
@@ -406,52 +559,6 @@ fn subscribed_topics(coordinator: &Coordinator, group: &str) -> Vec<String> {
         }
     }
     topics
-}
-
-/// Replays `__consumer_offsets` into the coordinator and the offset cache (at start).
-pub fn load(broker: &Broker) -> Result<(), BrokerError> {
-    if broker.image().topic(OFFSETS_TOPIC).is_none() {
-        return Ok(());
-    }
-    let mut snapshots = BTreeMap::new();
-    let mut store = OffsetStore::default();
-    let mut records = 0usize;
-    for partition in broker.replicas.all().into_iter().filter(|p| p.topic == OFFSETS_TOPIC) {
-        let (mut offset, end) = partition.offsets();
-        while offset < end {
-            let read = partition.read(offset, 1 << 20, true)?;
-            let mut pos = 0;
-            let mut next = offset;
-            while let Some(h) = BatchHeader::parse(&read.records[pos..]) {
-                let batch = &read.records[pos..pos + h.size()];
-                for r in records::parse(batch).unwrap_or_default() {
-                    if let Some(key) = r.key {
-                        store.replay(key, r.value, &mut snapshots);
-                        records += 1;
-                    }
-                }
-                next = h.last_offset() + 1;
-                pos += h.size();
-            }
-            if next == offset {
-                break;
-            }
-            offset = next;
-        }
-    }
-    let now = now_ms();
-    let mut state = broker.groups.lock();
-    let groups = snapshots.len();
-    for snapshot in snapshots.into_values().flatten() {
-        state.coordinator.restore(snapshot, now);
-    }
-    let with_offsets: Vec<String> = store.groups().map(str::to_string).collect();
-    for g in with_offsets {
-        state.coordinator.ensure_group(&g, now);
-    }
-    state.offsets = store;
-    tracing::info!(records, groups, "loaded consumer groups");
-    Ok(())
 }
 
 /// Runs the coordinator's timers (session and rebalance timeouts) and offset expiry until stopped.

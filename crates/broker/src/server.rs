@@ -96,6 +96,7 @@ impl Starting {
             port: advertised.1,
             rack: config.rack.clone(),
             fenced: false,
+            stopped: false,
         };
         meta.join_cluster(me).await?;
 
@@ -109,10 +110,12 @@ impl Starting {
                 .map_err(|e| BrokerError::Storage(format!("opening the logs failed: {e}")))??;
         let (stop, stop_rx) = watch::channel(false);
         let broker = Arc::new(Broker::new(config, meta, Arc::new(replicas), advertised, stop_rx.clone()));
-        crate::groups::load(&broker)?;
+        crate::groups::follow_leadership(&broker);
 
         let mut background = JoinSet::new();
         background.spawn(follow_metadata(broker.clone(), stop_rx.clone()));
+        background.spawn(crate::replica::fetcher::run(broker.clone(), stop_rx.clone()));
+        background.spawn(crate::replica::fetcher::maintain_isr(broker.clone(), stop_rx.clone()));
         background.spawn(retention(broker.clone(), stop_rx.clone()));
         background.spawn(crate::groups::run_timers(broker.clone(), stop_rx.clone()));
         background.spawn(metrics_upkeep(stop_rx.clone()));
@@ -142,6 +145,9 @@ impl RunningBroker {
     pub async fn shutdown(mut self) -> Result<(), BrokerError> {
         tracing::info!("shutting down");
         self.lifecycle.stopping();
+        if self.broker.config.controlled_shutdown {
+            controlled_shutdown(&self.broker).await;
+        }
         self.stop.send_replace(true);
         let mut connections = self.accept.await.map_err(|e| BrokerError::Storage(e.to_string()))?;
         let timeout = Duration::from_millis(self.broker.config.shutdown_timeout_ms);
@@ -165,12 +171,42 @@ impl RunningBroker {
     }
 }
 
+/// Hands leadership of every partition this broker leads to another in-sync replica, through
+/// the controller, before the broker stops (Kafka's controlled shutdown): clients move to the new
+/// leaders at once instead of after a session timeout, and nothing acknowledged is lost. Skipped
+/// when no other broker is live; bounded by `shutdown.timeout.ms`.
+async fn controlled_shutdown(broker: &Broker) {
+    let me = broker.config.node_id;
+    if !broker.image().live_brokers().any(|b| b.id != me) {
+        return;
+    }
+    let led = broker.replicas.all().iter().filter(|p| p.is_leader()).count();
+    let started = std::time::Instant::now();
+    let timeout = Duration::from_millis(broker.config.shutdown_timeout_ms);
+    match tokio::time::timeout(timeout, broker.propose(fjord_meta::Command::ShutdownBroker { id: me })).await {
+        Ok(Ok(_)) => {
+            let still = broker.replicas.all().iter().filter(|p| p.is_leader()).count();
+            tracing::info!(
+                led,
+                still_leading = still,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "controlled shutdown moved leadership away"
+            );
+        }
+        Ok(Err(e)) => tracing::warn!(error = %e, "controlled shutdown failed; stopping anyway"),
+        Err(_) => {
+            tracing::warn!(timeout_ms = timeout.as_millis() as u64, "controlled shutdown timed out; stopping anyway")
+        }
+    }
+}
+
 /// The metadata node's settings from the broker's.
 fn meta_config(config: &BrokerConfig) -> MetaConfig {
     MetaConfig {
         voters: config.voters.clone(),
         heartbeat_interval: Duration::from_millis(config.heartbeat_interval_ms),
         session_timeout: Duration::from_millis(config.session_timeout_ms),
+        leader_rebalance_interval: config.leader_rebalance_interval_ms.map(Duration::from_millis),
         ..MetaConfig::single(config.node_id)
     }
 }
@@ -212,6 +248,7 @@ async fn follow_metadata(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
                 if let Err(e) = broker.replicas.reconcile(&image) {
                     tracing::error!(error = %e, "applying metadata to the hosted partitions failed");
                 }
+                crate::groups::follow_leadership(&broker);
                 let deleted: Vec<String> = previous
                     .topics
                     .values()

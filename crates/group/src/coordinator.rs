@@ -380,6 +380,24 @@ impl Coordinator {
         Ok(vec![Action::Forget(group_id.to_string())])
     }
 
+    /// Drops a group this broker no longer coordinates (its `__consumer_offsets` partition is
+    /// led elsewhere now): requests waiting on it are answered NOT_COORDINATOR, so that their
+    /// clients find the new coordinator, which loads the group from the replicated partition.
+    pub fn unload(&mut self, group_id: &str) -> Vec<Action> {
+        let Some(group) = self.groups.remove(group_id) else { return Vec::new() };
+        let gone = || GroupError::NotCoordinator(group_id.to_string());
+        let mut actions = Vec::new();
+        for m in group.members {
+            if let Some(id) = m.awaiting_join {
+                actions.push(Action::Reply(id, Reply::Join(Err((gone(), m.id.clone())))));
+            }
+            if let Some(id) = m.awaiting_sync {
+                actions.push(Action::Reply(id, Reply::Sync(Err(gone()))));
+            }
+        }
+        actions
+    }
+
     /// Brings back a group persisted before a restart: Stable with its members and assignments
     /// (their sessions start now), or Empty.
     pub fn restore(&mut self, s: GroupSnapshot, now: i64) {

@@ -28,4 +28,6 @@ pub enum GroupError {
     GroupSubscribedToTopic(String),
     #[error("this broker is not the coordinator of group {0}")]
     NotCoordinator(String),
+    #[error("the coordinator of group {0} is still loading its state")]
+    LoadInProgress(String),
 }

@@ -38,7 +38,7 @@ impl Liveness {
             .filter_map(|b| {
                 let seen = self.last_seen.get(&b.id).copied();
                 let fresh = |t: i64| now_ms - t < self.session_timeout_ms;
-                if b.fenced && seen.is_some_and(fresh) {
+                if b.fenced && !b.stopped && seen.is_some_and(fresh) {
                     Some(Command::UnfenceBroker { id: b.id })
                 } else if !b.fenced && !fresh(seen.unwrap_or(self.since_ms)) {
                     Some(Command::FenceBroker { id: b.id })
@@ -58,7 +58,7 @@ mod tests {
     fn image(brokers: &[(i32, bool)]) -> MetadataImage {
         let mut image = MetadataImage::default();
         for &(id, fenced) in brokers {
-            image.brokers.insert(id, BrokerInfo { id, host: "h".into(), port: 1, rack: None, fenced });
+            image.brokers.insert(id, BrokerInfo { id, host: "h".into(), port: 1, rack: None, fenced, stopped: false });
         }
         image
     }

@@ -14,6 +14,9 @@ pub enum MetaError {
     InvalidReplicationFactor { requested: i32, available: usize },
     #[error("broker {0} is not registered")]
     UnknownBroker(i32),
+    /// A partition change from a stale leader or epoch, or naming an ineligible replica.
+    #[error("partition change refused: {0}")]
+    InvalidUpdate(String),
     #[error("metadata storage failed: {0}")]
     Storage(String),
     /// No controller could be reached, or it did not commit in time (no quorum).

@@ -66,7 +66,7 @@ impl MetadataImage {
                 Outcome::Done
             }
             Command::RegisterBroker(b) => {
-                next.brokers.insert(b.id, BrokerInfo { fenced: false, ..b.clone() });
+                next.brokers.insert(b.id, BrokerInfo { fenced: false, stopped: false, ..b.clone() });
                 next.take_back_leadership(b.id);
                 Outcome::Done
             }
@@ -150,29 +150,97 @@ impl MetadataImage {
                 next.next_producer_id += count;
                 Outcome::ProducerIds { first }
             }
+            Command::AlterPartition { topic, partition, leader, leader_epoch, partition_epoch, isr } => {
+                next.alter_partition(topic, *partition, *leader, (*leader_epoch, *partition_epoch), isr)?;
+                Outcome::Done
+            }
+            Command::ShutdownBroker { id } => {
+                let broker = next.brokers.get_mut(id).ok_or(MetaError::UnknownBroker(*id))?;
+                broker.fenced = true;
+                broker.stopped = true;
+                next.move_leadership_from(*id);
+                Outcome::Done
+            }
+            Command::ElectPreferredLeaders => {
+                let live: Vec<i32> = next.live_brokers().map(|b| b.id).collect();
+                next.change_partitions(|p| {
+                    let preferred = p.replicas.first().copied().unwrap_or(-1);
+                    let eligible = p.leader != preferred && live.contains(&preferred) && p.isr.contains(&preferred);
+                    if eligible {
+                        p.leader = preferred;
+                    }
+                    eligible
+                });
+                Outcome::Done
+            }
         };
         Ok((next, outcome))
     }
 
-    /// Every partition led by fenced broker `id` gets a new leader from its ISR among the live
-    /// brokers, or none (-1) when the ISR has no other live member; the fenced broker stays the
-    /// last ISR member then, so it can lead again when it comes back. Each change bumps the
-    /// leader epoch.
+    /// Broker `id` is fenced or shut down: it leaves every ISR it is not the last member of
+    /// (as KRaft's controller does), and each partition it led gets a new leader from the ISR
+    /// among the live brokers — or none (-1) when the ISR has no other live member: unclean
+    /// election is off, and the broker stays the last ISR member so that it can lead again
+    /// when it comes back.
     fn move_leadership_from(&mut self, id: i32) {
         let live: Vec<i32> = self.live_brokers().map(|b| b.id).collect();
         self.change_partitions(|p| {
-            if p.leader != id {
+            if !p.isr.contains(&id) && p.leader != id {
                 return false;
             }
-            match p.isr.iter().copied().find(|r| *r != id && live.contains(r)) {
-                Some(next) => {
-                    p.leader = next;
-                    p.isr.retain(|r| *r != id);
-                }
-                None => p.leader = -1,
+            if p.isr.len() > 1 {
+                p.isr.retain(|r| *r != id);
+            }
+            if p.leader == id {
+                p.leader = p.isr.iter().copied().find(|r| *r != id && live.contains(r)).unwrap_or(-1);
             }
             true
         });
+    }
+
+    /// Applies a leader's ISR change, Kafka's AlterPartition checks first.
+    fn alter_partition(
+        &mut self,
+        topic: &str,
+        index: i32,
+        leader: i32,
+        (leader_epoch, partition_epoch): (i32, i32),
+        isr: &[i32],
+    ) -> Result<(), MetaError> {
+        let t = self.topics.get(topic).ok_or_else(|| MetaError::UnknownTopic(topic.to_string()))?;
+        let p = t.partitions.get(index as usize).ok_or_else(|| MetaError::UnknownTopic(format!("{topic}-{index}")))?;
+        let refuse = |why: String| Err(MetaError::InvalidUpdate(format!("{topic}-{index}: {why}")));
+        if p.leader != leader || p.leader_epoch != leader_epoch {
+            return refuse(format!(
+                "broker {leader} at leader epoch {leader_epoch} is not the leader (broker {} at epoch {})",
+                p.leader, p.leader_epoch
+            ));
+        }
+        if p.partition_epoch != partition_epoch {
+            return refuse(format!("partition epoch {partition_epoch} is stale (now {})", p.partition_epoch));
+        }
+        if !isr.contains(&leader) || isr.iter().any(|r| !p.replicas.contains(r)) {
+            return refuse(format!("ISR {isr:?} must hold the leader and only replicas {:?}", p.replicas));
+        }
+        if let Some(r) = isr.iter().find(|r| !p.isr.contains(r) && !self.is_live(**r)) {
+            return refuse(format!("broker {r} is fenced or shut down and cannot join the ISR"));
+        }
+        let mut p = p.clone();
+        p.isr = isr.to_vec();
+        p.partition_epoch += 1;
+        let mut t = TopicInfo::clone(t);
+        t.partitions[index as usize] = p;
+        self.topics.insert(topic.to_string(), Arc::new(t));
+        Ok(())
+    }
+
+    /// Whether some partition is led by another replica than its preferred one while the
+    /// preferred one is live and in the ISR ([`Command::ElectPreferredLeaders`] would act).
+    pub fn has_preferred_imbalance(&self) -> bool {
+        self.topics.values().flat_map(|t| &t.partitions).any(|p| {
+            let preferred = p.replicas.first().copied().unwrap_or(-1);
+            p.leader != preferred && self.is_live(preferred) && p.isr.contains(&preferred)
+        })
     }
 
     /// Partitions without a leader whose ISR holds broker `id` get it back as their leader.
@@ -186,14 +254,18 @@ impl MetadataImage {
         });
     }
 
-    /// Applies `change` to every partition; those it changed get a new leader and partition epoch.
+    /// Applies `change` to every partition; those it changed get a new partition epoch, and a
+    /// new leader epoch when the leader changed.
     fn change_partitions(&mut self, mut change: impl FnMut(&mut PartitionInfo) -> bool) {
         for topic in self.topics.values_mut() {
             let mut changed: Option<TopicInfo> = None;
             for (i, p) in topic.partitions.iter().enumerate() {
                 let mut p = p.clone();
+                let leader = p.leader;
                 if change(&mut p) {
-                    p.leader_epoch += 1;
+                    if p.leader != leader {
+                        p.leader_epoch += 1;
+                    }
                     p.partition_epoch += 1;
                     changed.get_or_insert_with(|| TopicInfo::clone(topic)).partitions[i] = p;
                 }
@@ -287,7 +359,14 @@ mod tests {
     use super::*;
 
     fn broker(id: i32) -> Command {
-        Command::RegisterBroker(BrokerInfo { id, host: "127.0.0.1".into(), port: 9092, rack: None, fenced: false })
+        Command::RegisterBroker(BrokerInfo {
+            id,
+            host: "127.0.0.1".into(),
+            port: 9092,
+            rack: None,
+            fenced: false,
+            stopped: false,
+        })
     }
 
     fn create(name: &str, partitions: i32, rf: i32) -> Command {
@@ -370,6 +449,7 @@ mod tests {
             port: 9092,
             rack: Some(rack.into()),
             fenced: false,
+            stopped: false,
         })
     }
 
@@ -407,11 +487,80 @@ mod tests {
         let before = &image.topic("abc").unwrap().partitions;
         for (old, p) in before.iter().zip(&fenced.topic("abc").unwrap().partitions) {
             assert_ne!(p.leader, 2);
+            assert!(!p.isr.contains(&2), "the fenced broker leaves every ISR: {p:?}");
+            assert_eq!(p.partition_epoch, old.partition_epoch + 1);
             if old.leader == 2 {
-                assert!(!p.isr.contains(&2), "the fenced leader leaves the ISR: {p:?}");
                 assert_eq!(p.leader_epoch, old.leader_epoch + 1);
             } else {
-                assert_eq!(p, old, "partitions led elsewhere are untouched");
+                assert_eq!((p.leader, p.leader_epoch), (old.leader, old.leader_epoch), "the leader stays");
+            }
+        }
+        // Down to the last ISR member: it stays in the ISR, and without it there is no leader.
+        let (two_down, _) = fenced.apply(6, &Command::FenceBroker { id: 3 }).unwrap();
+        let (all_down, _) = two_down.apply(7, &Command::FenceBroker { id: 1 }).unwrap();
+        for p in &all_down.topic("abc").unwrap().partitions {
+            assert_eq!((p.leader, p.isr.clone()), (-1, vec![1]), "no unclean election");
+        }
+        let (back, _) = all_down.apply(8, &Command::UnfenceBroker { id: 3 }).unwrap();
+        assert!(back.topic("abc").unwrap().partitions.iter().all(|p| p.leader == -1), "3 is not in the ISR");
+        let (back, _) = back.apply(9, &Command::UnfenceBroker { id: 1 }).unwrap();
+        assert!(back.topic("abc").unwrap().partitions.iter().all(|p| p.leader == 1), "the last ISR member leads");
+    }
+
+    fn alter(p: &PartitionInfo, leader: i32, isr: &[i32]) -> Command {
+        Command::AlterPartition {
+            topic: "abc".into(),
+            partition: p.index,
+            leader,
+            leader_epoch: p.leader_epoch,
+            partition_epoch: p.partition_epoch,
+            isr: isr.to_vec(),
+        }
+    }
+
+    #[test]
+    fn isr_changes_come_from_the_current_leader_only() {
+        let image = run(&[broker(1), broker(2), broker(3), create("abc", 1, 3)]).unwrap();
+        let p = image.topic("abc").unwrap().partitions[0].clone();
+        let leader = p.leader;
+        let others: Vec<i32> = p.replicas.iter().copied().filter(|r| *r != leader).collect();
+        let (shrunk, _) = image.apply(5, &alter(&p, leader, &[leader, others[0]])).unwrap();
+        let q = shrunk.topic("abc").unwrap().partitions[0].clone();
+        assert_eq!((q.isr.clone(), q.partition_epoch, q.leader_epoch), (vec![leader, others[0]], 1, 0));
+        assert!(matches!(shrunk.apply(6, &alter(&p, leader, &p.isr)), Err(MetaError::InvalidUpdate(_))), "stale");
+        assert!(matches!(shrunk.apply(6, &alter(&q, others[0], &q.isr)), Err(MetaError::InvalidUpdate(_))));
+        assert!(matches!(shrunk.apply(6, &alter(&q, leader, &others)), Err(MetaError::InvalidUpdate(_))));
+        let (fenced, _) = shrunk.apply(6, &Command::FenceBroker { id: others[1] }).unwrap();
+        let q = fenced.topic("abc").unwrap().partitions[0].clone();
+        assert!(matches!(fenced.apply(7, &alter(&q, leader, &p.replicas)), Err(MetaError::InvalidUpdate(_))));
+        let (unfenced, _) = fenced.apply(7, &Command::UnfenceBroker { id: others[1] }).unwrap();
+        let q = unfenced.topic("abc").unwrap().partitions[0].clone();
+        let (grown, _) = unfenced.apply(8, &alter(&q, leader, &p.replicas)).unwrap();
+        assert_eq!(grown.topic("abc").unwrap().partitions[0].isr, p.replicas);
+    }
+
+    #[test]
+    fn controlled_shutdown_moves_leaders_and_preferred_election_brings_them_back() {
+        let image = run(&[broker(1), broker(2), broker(3), create("abc", 3, 3)]).unwrap();
+        let (down, _) = image.apply(5, &Command::ShutdownBroker { id: 1 }).unwrap();
+        assert!(down.topic("abc").unwrap().partitions.iter().all(|p| p.leader != 1 && !p.isr.contains(&1)));
+        assert!(!down.has_preferred_imbalance(), "1 is not back yet");
+        let mut liveness = crate::controller::Liveness::new(1000, 0);
+        liveness.heard(1, 10);
+        assert!(liveness.changes(&down, 20).is_empty(), "a stopped broker is not unfenced by heartbeats");
+        let (up, _) = down.apply(6, &broker(1)).unwrap();
+        let mut caught_up = up.clone();
+        for p in up.topic("abc").unwrap().partitions.clone() {
+            caught_up = caught_up.apply(7, &alter(&p, p.leader, &[p.isr.clone(), vec![1]].concat())).unwrap().0;
+        }
+        assert!(caught_up.has_preferred_imbalance());
+        let (balanced, _) = caught_up.apply(10, &Command::ElectPreferredLeaders).unwrap();
+        assert!(!balanced.has_preferred_imbalance());
+        for (p, before) in balanced.topic("abc").unwrap().partitions.iter().zip(&image.topic("abc").unwrap().partitions)
+        {
+            assert_eq!(p.leader, before.replicas[0]);
+            if before.leader == 1 {
+                assert_eq!(p.leader_epoch, before.leader_epoch + 2, "away and back");
             }
         }
     }

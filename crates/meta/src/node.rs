@@ -46,6 +46,9 @@ pub struct MetaConfig {
     pub session_timeout: Duration,
     /// How long a proposal may wait for a controller to commit it.
     pub propose_timeout: Duration,
+    /// How often the active controller gives partitions back to their preferred leaders
+    /// (`leader.imbalance.check.interval.seconds`); `None`: never (`auto.leader.rebalance.enable=false`).
+    pub leader_rebalance_interval: Option<Duration>,
     /// Raft entries between snapshots of the state machine.
     pub snapshot_every: u64,
     /// Raft entries kept in the log behind a snapshot (for followers slightly behind).
@@ -61,6 +64,7 @@ impl MetaConfig {
             heartbeat_interval: Duration::from_millis(2000),
             session_timeout: Duration::from_millis(9000),
             propose_timeout: Duration::from_secs(10),
+            leader_rebalance_interval: Some(Duration::from_secs(300)),
             snapshot_every: 1000,
             logs_behind_snapshot: 1000,
         }
@@ -399,12 +403,14 @@ async fn send_heartbeats(meta: Arc<Metadata>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// On the active controller: fences brokers whose session ran out and unfences those that
-/// heartbeat again.
+/// On the active controller: fences brokers whose session ran out, unfences those that
+/// heartbeat again, and every `leader.imbalance.check.interval.seconds` gives partitions back
+/// to their preferred leaders.
 async fn watch_liveness(meta: Arc<Metadata>, mut stop: watch::Receiver<bool>) {
     let period = (meta.config.heartbeat_interval / 2).max(Duration::from_millis(50));
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut next_rebalance = meta.config.leader_rebalance_interval.map(|i| Instant::now() + i);
     loop {
         tokio::select! {
             _ = stop.changed() => return,
@@ -415,6 +421,17 @@ async fn watch_liveness(meta: Arc<Metadata>, mut stop: watch::Receiver<bool>) {
             Some(live) => live.changes(&image, now_ms()),
             None => continue,
         };
+        if let (Some(due), Some(interval)) = (next_rebalance, meta.config.leader_rebalance_interval)
+            && Instant::now() >= due
+        {
+            next_rebalance = Some(Instant::now() + interval);
+            if changes.is_empty() && image.has_preferred_imbalance() {
+                tracing::info!("moving leadership back to preferred replicas");
+                if let ProposeReply::Failed(e) = meta.propose_here(Command::ElectPreferredLeaders).await {
+                    tracing::warn!(error = %e, "could not elect preferred leaders");
+                }
+            }
+        }
         for command in changes {
             tracing::warn!(?command, "broker liveness changed");
             if let ProposeReply::Failed(e) = meta.propose_here(command).await {

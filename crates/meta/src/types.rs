@@ -17,6 +17,10 @@ pub struct BrokerInfo {
     /// clients, leads nothing and gets no new replicas until it heartbeats again.
     #[serde(default)]
     pub fenced: bool,
+    /// The broker shut down in a controlled way: it stays fenced, heartbeats or not, until it
+    /// registers again.
+    #[serde(default)]
+    pub stopped: bool,
 }
 
 /// One partition's replica placement and leadership.
@@ -93,6 +97,24 @@ pub enum Command {
     AllocateProducerIds {
         count: i64,
     },
+    /// A partition leader's new ISR (Kafka's AlterPartition): accepted only from the current
+    /// leader at the current leader and partition epochs; members it adds must be live.
+    AlterPartition {
+        topic: String,
+        partition: i32,
+        leader: i32,
+        leader_epoch: i32,
+        partition_epoch: i32,
+        isr: Vec<i32>,
+    },
+    /// Controlled shutdown: the broker leads nothing, leaves every ISR it is not the last member
+    /// of, and stays fenced until it registers again.
+    ShutdownBroker {
+        id: i32,
+    },
+    /// Gives each partition back to its preferred replica (the first listed) where that replica
+    /// is live, in the ISR and not leading.
+    ElectPreferredLeaders,
 }
 
 /// What applying a command produced, for the proposer.

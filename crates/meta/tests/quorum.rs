@@ -118,7 +118,7 @@ async fn propose_eventually(node: &Metadata, command: Command) {
 }
 
 fn broker(id: i32) -> BrokerInfo {
-    BrokerInfo { id, host: "127.0.0.1".into(), port: 9000 + id as u16, rack: None, fenced: false }
+    BrokerInfo { id, host: "127.0.0.1".into(), port: 9000 + id as u16, rack: None, fenced: false, stopped: false }
 }
 
 fn topic(name: &str, partitions: i32) -> Command {

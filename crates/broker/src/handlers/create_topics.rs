@@ -156,10 +156,6 @@ fn check(broker: &Broker, image: &MetadataImage, topic: &CreatableTopic) -> Resu
     if replication_factor < 1 || replication_factor as usize > available {
         return Err(MetaError::InvalidReplicationFactor { requested: i32::from(replication_factor), available }.into());
     }
-    if replication_factor > 1 {
-        // Extra replicas would be placed but never fed: refuse them rather than pretend.
-        return Err(BrokerError::ReplicationUnsupported(replication_factor));
-    }
     configs::validate_overrides(&configs)?;
     Ok(Plan { partitions, replication_factor, configs })
 }

@@ -6,6 +6,10 @@
 //! waits for appends until `max_wait_ms`, without blocking other connections. Fetch sessions
 //! (KIP-227) are never created: session id 0 tells clients to send full requests, which Kafka
 //! allows. v13+ name topics by id.
+//!
+//! A fetch with a replica id is a follower's (see [`crate::replica::fetcher`]): it reads up to
+//! the log end instead of the high watermark, and its fetch offsets tell the leader how far the
+//! follower has come, which may move the high watermark and the ISR.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +22,7 @@ use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse};
 use tokio::time::Instant;
 
 use super::topic_name;
-use crate::replica::Partition;
+use crate::replica::{Partition, ReadLimit};
 use crate::{Broker, BrokerError};
 
 pub const API: ApiRange = ApiRange { key: ApiKey::Fetch, min: 4, max: 16 };
@@ -37,11 +41,18 @@ pub async fn handle(broker: &Broker, version: i16, request: FetchRequest) -> Fet
     }
     let deadline = Instant::now() + Duration::from_millis(request.max_wait_ms.max(0) as u64);
     let min_bytes = request.min_bytes.max(0) as usize;
+    let replica = if version >= 15 { request.replica_state.replica_id.0 } else { request.replica_id.0 };
+    let limit = if replica >= 0 {
+        note_follower(broker, version, replica, &request);
+        ReadLimit::LogEnd
+    } else {
+        ReadLimit::HighWatermark
+    };
     let mut appends = broker.replicas.appends();
     let mut waiting = None;
     loop {
         appends.borrow_and_update();
-        let (responses, reads, any_error) = read_all(broker, version, &request);
+        let (responses, reads, any_error) = read_all(broker, version, &request, limit);
         let bytes: usize = reads.iter().map(|(_, r)| r.len()).sum();
         let done = bytes >= min_bytes || any_error || Instant::now() >= deadline || broker.is_stopping();
         if !done {
@@ -62,8 +73,44 @@ pub async fn handle(broker: &Broker, version: i16, request: FetchRequest) -> Fet
 /// The partitions a pass read records from, with the records (counted once the response goes).
 type Reads = Vec<(Arc<Partition>, Bytes)>;
 
+/// Notes a follower's fetch offsets with the leaders of its partitions here, once per request.
+fn note_follower(broker: &Broker, version: i16, replica: i32, request: &FetchRequest) {
+    let image = broker.image();
+    let now = crate::replica::now_ms();
+    let (mut qualifies, mut advanced) = (false, false);
+    for topic in &request.topics {
+        let name = if version >= TOPIC_IDS_FROM {
+            image.topic_by_id(topic.topic_id).map(|t| t.name.clone())
+        } else {
+            Some(topic.topic.0.to_string())
+        };
+        let Some(name) = name else { continue };
+        for p in &topic.partitions {
+            let Ok(partition) = broker.leader_partition(&name, p.partition) else { continue };
+            if partition.check_leader_epoch(p.current_leader_epoch).is_err() {
+                continue;
+            }
+            if let Ok((q, a)) = partition.follower_fetched(replica, p.fetch_offset, now) {
+                qualifies |= q;
+                advanced |= a;
+            }
+        }
+    }
+    if qualifies {
+        broker.replicas.isr_wake.notify_one();
+    }
+    if advanced {
+        broker.replicas.notify_append();
+    }
+}
+
 /// One pass over every requested partition: (responses, what was read, whether any partition failed).
-fn read_all(broker: &Broker, version: i16, request: &FetchRequest) -> (Vec<FetchableTopicResponse>, Reads, bool) {
+fn read_all(
+    broker: &Broker,
+    version: i16,
+    request: &FetchRequest,
+    limit: ReadLimit,
+) -> (Vec<FetchableTopicResponse>, Reads, bool) {
     let image = broker.image();
     let mut budget =
         if request.max_bytes > 0 { (request.max_bytes as usize).min(FETCH_MAX_BYTES) } else { FETCH_MAX_BYTES };
@@ -80,7 +127,7 @@ fn read_all(broker: &Broker, version: i16, request: &FetchRequest) -> (Vec<Fetch
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for p in &topic.partitions {
             let result = match &name {
-                Some(name) => read_partition(broker, name, p, budget, total == 0),
+                Some(name) => read_partition(broker, name, p, (budget, total == 0), limit),
                 None => Err(BrokerError::UnknownTopicId),
             };
             let data = match result {
@@ -120,8 +167,8 @@ fn read_partition(
     broker: &Broker,
     topic: &str,
     p: &FetchPartition,
-    budget: usize,
-    first: bool,
+    (budget, first): (usize, bool),
+    limit: ReadLimit,
 ) -> Result<(Arc<Partition>, Bytes, i64, i64), BrokerError> {
     let partition = broker.leader_partition(topic, p.partition)?;
     partition.check_leader_epoch(p.current_leader_epoch)?;
@@ -130,8 +177,9 @@ fn read_partition(
         let (log_start, hw) = partition.offsets();
         return Ok((partition, Bytes::new(), log_start, hw));
     }
-    let read = partition.read(p.fetch_offset, max, first)?;
-    Ok((partition, read.records, read.log_start_offset, read.log_end_offset))
+    let read = partition.read(p.fetch_offset, max, first, limit)?;
+    let hw = partition.high_watermark().max(read.log_start_offset);
+    Ok((partition, read.records, read.log_start_offset, hw))
 }
 
 fn partition_data(index: i32, hw: i64, log_start: i64) -> PartitionData {

@@ -82,13 +82,16 @@ fn lookup(broker: &Broker, topic: &str, p: &ListOffsetsPartition) -> Result<(Fou
     partition.check_leader_epoch(p.current_leader_epoch)?;
     let none = Found { offset: -1, timestamp: -1, any: false };
     let at = |(offset, timestamp): (i64, i64)| Found { offset, timestamp, any: true };
+    // Consumers see only what the ISR has: nothing at or past the high watermark.
+    let hw = partition.high_watermark();
+    let visible = |f: Found| if f.any && f.offset >= hw { none } else { f };
     let found = {
         let log = partition.log();
         match p.timestamp {
-            LATEST => Found { offset: log.log_end_offset(), timestamp: -1, any: true },
+            LATEST => Found { offset: hw.max(log.log_start_offset()), timestamp: -1, any: true },
             EARLIEST => Found { offset: log.log_start_offset(), timestamp: -1, any: true },
-            MAX_TIMESTAMP => log.max_timestamp()?.map_or(none, at),
-            t if t >= 0 => log.offset_for_timestamp(t)?.map_or(none, at),
+            MAX_TIMESTAMP => visible(log.max_timestamp()?.map_or(none, at)),
+            t if t >= 0 => visible(log.offset_for_timestamp(t)?.map_or(none, at)),
             t => return Err(BrokerError::InvalidRequest(format!("timestamp {t} is not supported"))),
         }
     };

@@ -30,6 +30,7 @@ mod metadata;
 mod offset_commit;
 mod offset_delete;
 mod offset_fetch;
+mod offset_for_leader_epoch;
 mod produce;
 mod sync_group;
 
@@ -66,6 +67,7 @@ pub const APIS: &[ApiRange] = &[
     describe_groups::API,
     delete_groups::API,
     offset_delete::API,
+    offset_for_leader_epoch::API,
 ];
 
 /// Who sent a request, as group members are described.
@@ -124,6 +126,9 @@ pub async fn dispatch(broker: &Broker, request: Request, client: &Client) -> Rep
         RequestKind::DescribeGroups(r) => ResponseKind::DescribeGroups(describe_groups::handle(broker, version, r)),
         RequestKind::DeleteGroups(r) => ResponseKind::DeleteGroups(delete_groups::handle(broker, version, r).await),
         RequestKind::OffsetDelete(r) => ResponseKind::OffsetDelete(offset_delete::handle(broker, version, r).await),
+        RequestKind::OffsetForLeaderEpoch(r) => {
+            ResponseKind::OffsetForLeaderEpoch(offset_for_leader_epoch::handle(broker, version, r))
+        }
         other => {
             // The version table admits only the keys above; reaching this is a registry bug.
             tracing::error!(request = ?std::mem::discriminant(&other), "request without a handler");

@@ -1,12 +1,16 @@
 //! Produce (key 0): append each partition's batches to its log, as the client encoded them.
 //!
-//! acks=0 gets no response; acks=1 is answered after the append; acks=-1 additionally waits for
-//! the fsync that covers the append when `log.flush.interval.messages` is 1 (the default), one
-//! group-committed fsync per partition, run for all partitions of the request at once. v0–v2
-//! (old message formats) are answered by the connection with UNSUPPORTED_FOR_MESSAGE_FORMAT.
+//! acks=0 gets no response; acks=1 is answered after the leader's append; acks=-1 is refused
+//! with NOT_ENOUGH_REPLICAS when the ISR is smaller than `min.insync.replicas`, and otherwise
+//! waits for the fsync that covers the append when `log.flush.interval.messages` is 1 (the
+//! default; one group-committed fsync per partition) and then for the high watermark to pass it,
+//! that is for every ISR member to have it — for all partitions of the request at once, bounded
+//! by the request's timeout (REQUEST_TIMED_OUT). v0–v2 (old message formats) are answered by the
+//! connection with UNSUPPORTED_FOR_MESSAGE_FORMAT.
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::time::Duration;
 
 use fjord_protocol::ApiRange;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
@@ -21,6 +25,7 @@ pub const API: ApiRange = ApiRange { key: ApiKey::Produce, min: 0, max: 11 };
 
 pub async fn handle(broker: &Broker, _version: i16, request: ProduceRequest) -> Reply {
     let acks = request.acks;
+    let timeout = Duration::from_millis(request.timeout_ms.max(0) as u64);
     let transactional = request.transactional_id.is_some();
     // Fresh for every partition: a request-level refusal is reported on each partition.
     let refusal = || {
@@ -47,7 +52,7 @@ pub async fn handle(broker: &Broker, _version: i16, request: ProduceRequest) -> 
                 .with_log_start_offset(-1);
             let result = match refusal() {
                 Some(e) => Err(e),
-                None => append(broker, &name, data.index, data.records, now),
+                None => append(broker, &name, data.index, data.records, acks, now),
             };
             partitions.push(match result {
                 Ok((partition, outcome)) => {
@@ -78,12 +83,20 @@ pub async fn handle(broker: &Broker, _version: i16, request: ProduceRequest) -> 
             )),
         };
     }
-    if acks == -1 && broker.config.flush_every_ack && !to_sync.is_empty() {
+    if acks == -1 && !to_sync.is_empty() {
         let _waiting = broker.telemetry.produce_waiter();
         let mut syncs = JoinSet::new();
         let mut unconfirmed: HashSet<(usize, usize)> = to_sync.iter().map(|(t, i, _, _)| (*t, *i)).collect();
+        let fsync = broker.config.flush_every_ack;
         for (t, i, partition, upto) in to_sync {
-            syncs.spawn(async move { (t, i, partition.sync_to(upto).await) });
+            syncs.spawn(async move {
+                let synced = if fsync { partition.sync_to(upto).await } else { Ok(()) };
+                let replicated = match synced {
+                    Ok(()) => partition.wait_replicated(upto, timeout).await,
+                    Err(e) => Err(e),
+                };
+                (t, i, replicated)
+            });
         }
         while let Some(joined) = syncs.join_next().await {
             let Ok((t, i, result)) = joined else { continue };
@@ -92,9 +105,12 @@ pub async fn handle(broker: &Broker, _version: i16, request: ProduceRequest) -> 
                 fail(&mut responses[t].partition_responses[i], &e);
             }
         }
-        // A sync task that died without an answer confirmed nothing.
+        // A task that died without an answer confirmed nothing.
         for (t, i) in unconfirmed {
-            fail(&mut responses[t].partition_responses[i], &BrokerError::Storage("the fsync task failed".into()));
+            fail(
+                &mut responses[t].partition_responses[i],
+                &BrokerError::Storage("the acknowledgement task failed".into()),
+            );
         }
     }
     Reply::Respond(Box::new(ResponseKind::Produce(ProduceResponse::default().with_responses(responses))))
@@ -105,9 +121,13 @@ fn append(
     topic: &str,
     index: i32,
     records: Option<bytes::Bytes>,
+    acks: i16,
     now: i64,
 ) -> Result<(Arc<Partition>, fjord_log::AppendOutcome), BrokerError> {
     let partition = broker.leader_partition(topic, index)?;
+    if acks == -1 {
+        partition.check_min_isr()?;
+    }
     let records = records.ok_or_else(|| BrokerError::InvalidRequest("null record set".into()))?;
     // The record bytes go from the request buffer to the file: the log stamps a copy of the
     // batch header and writes the rest from where it lies.

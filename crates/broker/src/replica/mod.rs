@@ -10,6 +10,8 @@
 //! name is never confused with the old one), the `meta/` RocksDB, and `.fjord_clean_shutdown` after
 //! a clean stop.
 
+pub mod client;
+pub mod fetcher;
 mod partition;
 
 use std::collections::HashMap;
@@ -18,11 +20,11 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use fjord_log::{OpenOptions, PartitionLog};
-use fjord_meta::{MetadataImage, NodeDb};
+use fjord_meta::{MetadataImage, NodeDb, PartitionInfo};
 use tokio::sync::watch;
 use uuid::Uuid;
 
-pub use partition::{Partition, PartitionStats};
+pub use partition::{FollowerPosition, IsrChange, Partition, PartitionStats, ReadLimit};
 
 use crate::BrokerError;
 use crate::topic_config::TopicDefaults;
@@ -46,6 +48,10 @@ pub struct ReplicaManager {
     partitions: RwLock<HashMap<(String, i32), Arc<Partition>>>,
     reconcile_lock: Mutex<()>,
     appended: watch::Sender<u64>,
+    /// Bumped when this broker starts or stops leading or following some partition.
+    roles: watch::Sender<u64>,
+    /// Woken when a follower may have caught up enough to join an ISR.
+    pub isr_wake: tokio::sync::Notify,
 }
 
 impl ReplicaManager {
@@ -75,6 +81,8 @@ impl ReplicaManager {
             partitions: RwLock::new(HashMap::new()),
             reconcile_lock: Mutex::new(()),
             appended: watch::channel(0).0,
+            roles: watch::channel(0).0,
+            isr_wake: tokio::sync::Notify::new(),
         };
         manager.remove_strays(image)?;
         manager.reconcile_with(image, true)?;
@@ -111,6 +119,16 @@ impl ReplicaManager {
         self.appended.subscribe()
     }
 
+    /// A receiver that changes when this broker's role for some partition changes.
+    pub fn roles(&self) -> watch::Receiver<u64> {
+        self.roles.subscribe()
+    }
+
+    /// This broker's id.
+    pub fn node_id(&self) -> i32 {
+        self.node_id
+    }
+
     /// Brings the hosted partitions in line with `image`: opens or creates the partitions with a
     /// replica on this node, deletes those whose topic is gone (or was re-created with another
     /// id) or that no longer have a replica here, applies topic config changes and records who
@@ -122,37 +140,46 @@ impl ReplicaManager {
     /// [`ReplicaManager::reconcile`]; at startup it logs how far opening the logs has come.
     fn reconcile_with(&self, image: &MetadataImage, startup: bool) -> Result<(), BrokerError> {
         let _serial = self.reconcile_lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut wanted: HashMap<(String, i32), (Uuid, (i32, i32))> = HashMap::new();
+        let mut wanted: HashMap<(String, i32), (Uuid, &PartitionInfo)> = HashMap::new();
         for topic in image.topics.values() {
             for p in &topic.partitions {
                 if p.replicas.contains(&self.node_id) {
-                    wanted.insert((topic.name.clone(), p.index), (topic.id, (p.leader, p.leader_epoch)));
+                    wanted.insert((topic.name.clone(), p.index), (topic.id, p));
                 }
             }
         }
+        let mut roles_changed = false;
         let existing = self.all();
         for p in existing {
             match wanted.get(&(p.topic.clone(), p.index)) {
                 Some((id, _)) if *id == p.topic_id => {}
-                _ => self.remove(&p)?,
+                _ => {
+                    self.remove(&p)?;
+                    roles_changed = true;
+                }
             }
         }
         let mut progress = startup.then(|| Progress::new(&self.dir, &wanted, self.clean_start));
-        for ((name, index), (id, leadership)) in wanted {
+        let now = now_ms();
+        for ((name, index), (id, info)) in wanted {
             let topic = &image.topics[&name];
             let config = self.defaults.log_config(&topic.configs);
+            let min_insync = self.defaults.value(&topic.configs, "min.insync.replicas").parse().unwrap_or(1);
             if let Some(p) = self.partition(&name, index) {
                 p.set_config(config);
-                p.set_leadership(leadership.0, leadership.1);
+                p.set_min_insync(min_insync);
+                roles_changed |= p.apply(info, now);
                 continue;
             }
+            roles_changed = true;
             let dir = self.dir.join(format!("{name}-{index}"));
             std::fs::create_dir_all(&dir).map_err(|e| io_error("create partition directory", &dir, e))?;
             write_partition_metadata(&dir, id)?;
             let log_start_offset = self.db.log_start_offset(id, index)?;
             let opts = OpenOptions { clean_shutdown: self.clean_start, log_start_offset };
             let log = PartitionLog::open(&dir, config, opts)?;
-            let partition = Arc::new(Partition::new(name.clone(), id, index, dir, leadership, log));
+            let partition = Arc::new(Partition::new(name.clone(), id, (index, self.node_id), dir, info, log));
+            partition.set_min_insync(min_insync);
             if let Some(progress) = &mut progress {
                 progress.opened(&partition.dir);
             }
@@ -160,6 +187,9 @@ impl ReplicaManager {
         }
         if let Some(progress) = progress {
             progress.done();
+        }
+        if roles_changed {
+            self.roles.send_modify(|v| *v = v.wrapping_add(1));
         }
         Ok(())
     }
@@ -210,6 +240,16 @@ impl ReplicaManager {
         Ok(start)
     }
 
+    /// A follower takes the leader's log start offset (records deleted there go here too),
+    /// persisted as DeleteRecords persists it.
+    pub fn follow_log_start(&self, p: &Partition, leader_start: i64) -> Result<(), BrokerError> {
+        let current = p.log().log_start_offset();
+        if leader_start > current && leader_start <= p.log_end_offset() {
+            self.delete_records(p, leader_start)?;
+        }
+        Ok(())
+    }
+
     /// One retention and segment-age pass over every partition.
     pub fn enforce_retention(&self) {
         let now = now_ms();
@@ -243,6 +283,7 @@ impl ReplicaManager {
     pub fn shutdown(&self) -> Result<(), BrokerError> {
         let mut failed = false;
         for p in self.all() {
+            p.checkpoint_high_watermark();
             if let Err(e) = p.log().close() {
                 tracing::error!(topic = %p.topic, partition = p.index, error = %e, "closing the log failed");
                 failed = true;

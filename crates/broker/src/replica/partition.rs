@@ -1,19 +1,33 @@
-//! [`Partition`]: one hosted partition — its log, its leader epoch and its fsync state.
+//! [`Partition`]: one hosted partition — its log, its role in replication and its fsync state.
+//!
+//! Replication follows Kafka. The leader appends client batches, stamped with its leader epoch,
+//! and tracks each follower's log end offset from the fetch offsets of its Fetch requests; the
+//! high watermark is the smallest log end offset in the ISR (the leader's included), only ever
+//! moves up, and bounds what consumers can read. A follower appends what it fetched as it is,
+//! takes the leader's high watermark (capped at its own log end), and before fetching in a new
+//! leader epoch truncates its divergent tail found with OffsetForLeaderEpoch.
 //!
 //! Thread safety: the log sits behind a `std::sync::Mutex` that is held only for synchronous
-//! appends and reads, never across an `.await`. Fsyncs run outside that lock on a blocking thread,
-//! serialised by an async mutex so that one fsync covers every append that arrived while the
-//! previous one ran (group commit).
+//! appends and reads, never across an `.await`; the replication state sits behind another,
+//! taken after the log's when both are needed. Fsyncs run outside the log's lock on a blocking
+//! thread, serialised by an async mutex so that one fsync covers every append that arrived while
+//! the previous one ran (group commit). Waiters for the high watermark watch [`Partition::progress`].
 
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI32, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use fjord_log::{AppendOutcome, LogConfig, PartitionLog, ReadOutcome};
+use fjord_meta::PartitionInfo;
+use tokio::sync::watch;
 use uuid::Uuid;
 
 use crate::BrokerError;
 use crate::telemetry::TopicCounters;
+
+const HIGH_WATERMARK_FILE: &str = "high-watermark";
 
 /// A partition this broker hosts a replica of (and serves clients for while it leads it).
 #[derive(Debug)]
@@ -22,14 +36,48 @@ pub struct Partition {
     pub topic_id: Uuid,
     pub index: i32,
     pub dir: PathBuf,
+    /// This broker's id.
+    me: i32,
     /// The leader's broker id in the latest image (-1: none).
     leader: AtomicI32,
     leader_epoch: AtomicI32,
+    high_watermark: AtomicI64,
+    /// The topic's `min.insync.replicas`.
+    min_insync: AtomicUsize,
+    /// The high watermark last written to `high-watermark`.
+    checkpointed: AtomicI64,
     log: Mutex<PartitionLog>,
+    replication: Mutex<Replication>,
+    /// Bumped whenever the high watermark, the leadership or the ISR changes.
+    progress: watch::Sender<u64>,
     flush_lock: tokio::sync::Mutex<()>,
     flushed_upto: AtomicI64,
     /// The topic's traffic counters.
     pub counters: TopicCounters,
+}
+
+/// The replication state from the image, and what the leader knows of its followers.
+#[derive(Debug, Default)]
+struct Replication {
+    replicas: Vec<i32>,
+    isr: Vec<i32>,
+    partition_epoch: i32,
+    /// Leader side: each follower's progress.
+    followers: HashMap<i32, Follower>,
+    /// Leader side: an ISR change was proposed and has not shown up in an image yet.
+    isr_change_pending: bool,
+    /// Follower side: the log must be checked against the leader's before fetching.
+    needs_truncation: bool,
+}
+
+/// What a leader knows of one follower, Kafka's way: its log end offset (the fetch offset of its
+/// last fetch) and the last time it was caught up with the leader's log end.
+#[derive(Debug, Clone, Copy)]
+struct Follower {
+    log_end_offset: i64,
+    last_caught_up_ms: i64,
+    /// The leader's log end at the follower's previous fetch, and when that was.
+    previous_fetch: (i64, i64),
 }
 
 /// A partition's offsets and size, as metrics report them.
@@ -40,37 +88,74 @@ pub struct PartitionStats {
     pub high_watermark: i64,
     pub size_bytes: u64,
     pub segments: usize,
+    pub isr: usize,
+    pub replicas: usize,
+}
+
+/// How far a read may go: consumers stop at the high watermark, followers at the log end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadLimit {
+    HighWatermark,
+    LogEnd,
+}
+
+/// A leader's proposed ISR change: (new ISR, leader epoch, partition epoch) it is based on.
+pub type IsrChange = (Vec<i32>, i32, i32);
+
+/// Where a follower stands, for its next fetch.
+#[derive(Debug, Clone, Copy)]
+pub struct FollowerPosition {
+    pub leader: i32,
+    pub leader_epoch: i32,
+    pub needs_truncation: bool,
+    pub log_end_offset: i64,
+    pub log_start_offset: i64,
+    pub latest_epoch: i32,
 }
 
 impl Partition {
     pub(crate) fn new(
         topic: String,
         topic_id: Uuid,
-        index: i32,
+        (index, me): (i32, i32),
         dir: PathBuf,
-        (leader, leader_epoch): (i32, i32),
+        info: &PartitionInfo,
         log: PartitionLog,
     ) -> Self {
         let flushed = log.log_end_offset();
+        let stored = read_high_watermark(&dir).unwrap_or(log.log_start_offset());
+        let high_watermark = stored.clamp(log.log_start_offset(), log.log_end_offset());
         let counters = TopicCounters::new(&topic);
-        Self {
+        let partition = Self {
             topic,
             topic_id,
             index,
             dir,
-            leader: AtomicI32::new(leader),
-            leader_epoch: AtomicI32::new(leader_epoch),
+            me,
+            leader: AtomicI32::new(-1),
+            leader_epoch: AtomicI32::new(-1),
+            high_watermark: AtomicI64::new(high_watermark),
+            min_insync: AtomicUsize::new(1),
+            checkpointed: AtomicI64::new(high_watermark),
             log: Mutex::new(log),
+            replication: Mutex::new(Replication::default()),
+            progress: watch::channel(0).0,
             flush_lock: tokio::sync::Mutex::new(()),
             flushed_upto: AtomicI64::new(flushed),
             counters,
-        }
+        };
+        partition.apply(info, crate::replica::now_ms());
+        partition
     }
 
     /// The log, locked. A panic while the lock was held leaves the log as the panicking append
     /// left it, which recovery-grade validation already tolerates, so poisoning is ignored.
     pub(crate) fn log(&self) -> MutexGuard<'_, PartitionLog> {
         self.log.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn replication(&self) -> MutexGuard<'_, Replication> {
+        self.replication.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub fn leader_epoch(&self) -> i32 {
@@ -82,9 +167,69 @@ impl Partition {
         self.leader.load(Ordering::Acquire)
     }
 
-    pub(crate) fn set_leadership(&self, leader: i32, epoch: i32) {
-        self.leader.store(leader, Ordering::Release);
-        self.leader_epoch.store(epoch, Ordering::Release);
+    pub fn is_leader(&self) -> bool {
+        self.leader() == self.me
+    }
+
+    pub fn high_watermark(&self) -> i64 {
+        self.high_watermark.load(Ordering::Acquire)
+    }
+
+    /// The in-sync replicas in the latest image.
+    pub fn isr(&self) -> Vec<i32> {
+        self.replication().isr.clone()
+    }
+
+    /// A receiver that changes with the high watermark, the leadership and the ISR.
+    pub fn progress(&self) -> watch::Receiver<u64> {
+        self.progress.subscribe()
+    }
+
+    fn bump(&self) {
+        self.progress.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    /// Takes the partition's state from the image: leadership, replicas, ISR. Becoming leader
+    /// starts the new leader epoch in the log and forgets what was known of followers; becoming
+    /// a follower (or following a new leader epoch) asks for a truncation check before the next
+    /// fetch. Returns whether this broker's role changed (leader, follower of whom, epoch).
+    pub(crate) fn apply(&self, info: &PartitionInfo, now_ms: i64) -> bool {
+        let (old_leader, old_epoch) = (self.leader(), self.leader_epoch());
+        let role_changed = old_leader != info.leader || old_epoch != info.leader_epoch;
+        {
+            let mut st = self.replication();
+            if st.partition_epoch != info.partition_epoch || role_changed {
+                st.isr_change_pending = false;
+            }
+            st.replicas = info.replicas.clone();
+            st.isr = info.isr.clone();
+            st.partition_epoch = info.partition_epoch;
+            if role_changed {
+                st.followers.clear();
+                st.needs_truncation = info.leader >= 0 && info.leader != self.me;
+                if info.leader == self.me {
+                    for r in info.replicas.iter().filter(|r| **r != self.me) {
+                        // As Kafka: ISR members get a full lag allowance from the takeover.
+                        let caught_up = if info.isr.contains(r) { now_ms } else { 0 };
+                        st.followers.insert(
+                            *r,
+                            Follower { log_end_offset: -1, last_caught_up_ms: caught_up, previous_fetch: (-1, 0) },
+                        );
+                    }
+                }
+            }
+            self.leader.store(info.leader, Ordering::Release);
+            self.leader_epoch.store(info.leader_epoch, Ordering::Release);
+        }
+        if role_changed && info.leader == self.me {
+            if let Err(e) = self.log().begin_epoch(info.leader_epoch) {
+                tracing::error!(topic = %self.topic, partition = self.index, error = %e, "recording the new leader epoch failed");
+            }
+            tracing::debug!(topic = %self.topic, partition = self.index, epoch = info.leader_epoch, "leading");
+        }
+        self.advance_high_watermark();
+        self.bump();
+        role_changed
     }
 
     /// Checks a client's view of the leader epoch (-1: the client does not know it).
@@ -99,10 +244,237 @@ impl Partition {
         }
     }
 
+    /// Leader side: moves the high watermark up to the smallest log end offset in the ISR.
+    fn advance_high_watermark(&self) -> bool {
+        if !self.is_leader() {
+            return false;
+        }
+        let leo = self.log().log_end_offset();
+        let st = self.replication();
+        let mut hw = leo;
+        for r in st.isr.iter().filter(|r| **r != self.me) {
+            hw = hw.min(st.followers.get(r).map_or(-1, |f| f.log_end_offset));
+        }
+        drop(st);
+        let advanced = self.high_watermark.fetch_max(hw, Ordering::AcqRel) < hw;
+        if advanced {
+            self.bump();
+        }
+        advanced
+    }
+
+    /// Leader side: follower `replica` fetched from `fetch_offset`, so it holds everything below.
+    /// Returns (whether it now qualifies to join the ISR — the ISR task then proposes it,
+    /// whether the high watermark moved — consumers waiting on it should look again).
+    pub fn follower_fetched(&self, replica: i32, fetch_offset: i64, now_ms: i64) -> Result<(bool, bool), BrokerError> {
+        let (leo, epoch_start) = {
+            let log = self.log();
+            (log.log_end_offset(), log.epoch_start(self.leader_epoch()).unwrap_or(0))
+        };
+        let qualifies = {
+            let mut st = self.replication();
+            if !st.replicas.contains(&replica) {
+                return Err(BrokerError::NotLeaderOrFollower);
+            }
+            let in_isr = st.isr.contains(&replica);
+            let f = st.followers.entry(replica).or_insert(Follower {
+                log_end_offset: -1,
+                last_caught_up_ms: 0,
+                previous_fetch: (-1, 0),
+            });
+            f.log_end_offset = fetch_offset.min(leo);
+            if fetch_offset >= leo {
+                f.last_caught_up_ms = now_ms;
+            } else if fetch_offset >= f.previous_fetch.0 {
+                f.last_caught_up_ms = f.last_caught_up_ms.max(f.previous_fetch.1);
+            }
+            f.previous_fetch = (leo, now_ms);
+            !in_isr && fetch_offset >= self.high_watermark() && fetch_offset >= epoch_start
+        };
+        let advanced = self.advance_high_watermark();
+        Ok((qualifies, advanced))
+    }
+
+    /// Leader side: the ISR this partition should have now — followers that have not caught up
+    /// for `lag` leave, replicas that reached the high watermark in this leader epoch join —
+    /// when it differs from the current one and no change is in flight. Marks it in flight.
+    pub fn isr_change(&self, now_ms: i64, lag: Duration) -> Option<IsrChange> {
+        if !self.is_leader() {
+            return None;
+        }
+        let (hw, epoch) = (self.high_watermark(), self.leader_epoch());
+        let epoch_start = self.log().epoch_start(epoch).unwrap_or(0);
+        let mut st = self.replication();
+        if st.isr_change_pending {
+            return None;
+        }
+        let lag_ms = lag.as_millis() as i64;
+        let wanted: Vec<i32> = st
+            .replicas
+            .iter()
+            .copied()
+            .filter(|r| {
+                if *r == self.me {
+                    return true;
+                }
+                let Some(f) = st.followers.get(r) else { return st.isr.contains(r) };
+                if st.isr.contains(r) {
+                    now_ms - f.last_caught_up_ms <= lag_ms
+                } else {
+                    f.log_end_offset >= hw && f.log_end_offset >= epoch_start && now_ms - f.last_caught_up_ms <= lag_ms
+                }
+            })
+            .collect();
+        let mut current = st.isr.clone();
+        current.sort_unstable();
+        let mut sorted = wanted.clone();
+        sorted.sort_unstable();
+        if sorted == current {
+            return None;
+        }
+        st.isr_change_pending = true;
+        Some((wanted, epoch, st.partition_epoch))
+    }
+
+    /// Leader side: the proposed ISR change was refused or failed; it may be proposed again.
+    pub fn isr_change_failed(&self) {
+        self.replication().isr_change_pending = false;
+    }
+
+    pub(crate) fn set_min_insync(&self, min: usize) {
+        self.min_insync.store(min.max(1), Ordering::Release);
+    }
+
+    /// The topic's `min.insync.replicas`.
+    pub fn min_insync(&self) -> usize {
+        self.min_insync.load(Ordering::Acquire)
+    }
+
+    /// Leader side: refuses an acks=all write the ISR is too small for (`min.insync.replicas`).
+    pub fn check_min_isr(&self) -> Result<(), BrokerError> {
+        let min = self.min_insync();
+        let isr = self.replication().isr.len();
+        if isr < min { Err(BrokerError::NotEnoughReplicas { isr, min }) } else { Ok(()) }
+    }
+
+    /// Leader side: waits until the high watermark passes `upto` (acks=all), for at most
+    /// `timeout`. Fails when leadership moves away meanwhile, or when the ISR that confirmed the
+    /// write is smaller than `min` (Kafka's NOT_ENOUGH_REPLICAS_AFTER_APPEND).
+    pub async fn wait_replicated(&self, upto: i64, timeout: Duration) -> Result<(), BrokerError> {
+        let min = self.min_insync();
+        let mut progress = self.progress();
+        let deadline = tokio::time::Instant::now() + timeout;
+        let epoch = self.leader_epoch();
+        loop {
+            progress.borrow_and_update();
+            if !self.is_leader() || self.leader_epoch() != epoch {
+                return Err(BrokerError::NotLeaderOrFollower);
+            }
+            if self.high_watermark() >= upto {
+                let isr = self.replication().isr.len();
+                return if isr < min { Err(BrokerError::NotEnoughReplicasAfterAppend { isr, min }) } else { Ok(()) };
+            }
+            tokio::select! {
+                changed = progress.changed() => if changed.is_err() { return Err(BrokerError::NotLeaderOrFollower) },
+                _ = tokio::time::sleep_until(deadline) => return Err(BrokerError::ReplicationTimedOut(timeout.as_millis() as i64)),
+            }
+        }
+    }
+
+    /// Follower side: where this replica stands, when it follows a live leader.
+    pub fn follower_position(&self) -> Option<FollowerPosition> {
+        let leader = self.leader();
+        if leader < 0 || leader == self.me {
+            return None;
+        }
+        let log = self.log();
+        let needs_truncation = self.replication().needs_truncation;
+        Some(FollowerPosition {
+            leader,
+            leader_epoch: self.leader_epoch(),
+            needs_truncation,
+            log_end_offset: log.log_end_offset(),
+            log_start_offset: log.log_start_offset(),
+            latest_epoch: log.latest_epoch(),
+        })
+    }
+
+    /// Follower side: the leader answered OffsetForLeaderEpoch for our latest epoch with
+    /// (`epoch`, `end_offset`): truncates to where the two logs stop agreeing (KIP-279: the
+    /// smaller of the leader's end of that epoch and our own). `epoch` -1 means the leader knows
+    /// no epoch as old as ours: the log is truncated to the high watermark.
+    pub fn truncate_for_epoch(&self, leader_epoch: i32, epoch: i32, end_offset: i64) -> Result<(), BrokerError> {
+        if self.leader_epoch() != leader_epoch {
+            return Ok(());
+        }
+        let mut log = self.log();
+        let target = if epoch < 0 || end_offset < 0 {
+            self.high_watermark()
+        } else {
+            let own = log.end_offset_for_epoch(epoch).map_or(log.log_end_offset(), |(_, end)| end);
+            end_offset.min(own)
+        };
+        if log.truncate_to(target)? {
+            tracing::warn!(topic = %self.topic, partition = self.index, offset = target, epoch, "truncated a divergent tail to follow the leader");
+        }
+        let leo = log.log_end_offset();
+        drop(log);
+        self.high_watermark.fetch_min(leo, Ordering::AcqRel);
+        self.flushed_upto.fetch_min(leo, Ordering::AcqRel);
+        self.replication().needs_truncation = false;
+        Ok(())
+    }
+
+    /// Follower side: the leader's log starts past our end: start ours afresh at its start.
+    pub fn restart_at(&self, offset: i64) -> Result<(), BrokerError> {
+        self.log().restart_at(offset)?;
+        self.high_watermark.store(offset, Ordering::Release);
+        self.flushed_upto.store(offset, Ordering::Release);
+        self.replication().needs_truncation = false;
+        Ok(())
+    }
+
+    /// Follower side: our log must be checked against the leader's again.
+    pub fn request_truncation(&self) {
+        self.replication().needs_truncation = true;
+    }
+
+    /// Follower side: appends fetched batches as they are and takes the leader's high
+    /// watermark, capped at our log end. Returns the new log end offset.
+    pub fn append_replicated(&self, records: &[u8], leader_hw: i64, now_ms: i64) -> Result<i64, BrokerError> {
+        let leo = if records.is_empty() {
+            self.log().log_end_offset()
+        } else {
+            self.log().append_replicated(records, now_ms)?
+        };
+        let hw = leader_hw.min(leo);
+        if self.high_watermark.fetch_max(hw, Ordering::AcqRel) < hw {
+            self.bump();
+        }
+        Ok(leo)
+    }
+
+    /// Writes the high watermark to `high-watermark` when it moved since the last time, so a
+    /// restarted replica starts from it rather than from its log start.
+    pub fn checkpoint_high_watermark(&self) {
+        let hw = self.high_watermark();
+        if self.checkpointed.swap(hw, Ordering::AcqRel) == hw {
+            return;
+        }
+        let path = self.dir.join(HIGH_WATERMARK_FILE);
+        let tmp = self.dir.join(format!("{HIGH_WATERMARK_FILE}.tmp"));
+        let written = std::fs::write(&tmp, format!("{hw}\n")).and_then(|()| std::fs::rename(&tmp, &path));
+        if let Err(e) = written {
+            tracing::warn!(file = %path.display(), error = %e, "writing the high watermark checkpoint failed");
+        }
+    }
+
     /// Appends the batches of one produce partition.
     pub fn append(&self, records: &[u8], now_ms: i64) -> Result<AppendOutcome, BrokerError> {
         let epoch = self.leader_epoch();
-        Ok(self.log().append(records, epoch, now_ms)?)
+        let outcome = self.log().append(records, epoch, now_ms)?;
+        self.advance_high_watermark();
+        Ok(outcome)
     }
 
     /// Makes everything appended up to `offset` (exclusive) durable. Appends that arrive while an
@@ -145,27 +517,47 @@ impl Partition {
         Ok(())
     }
 
-    /// Reads whole batches from `offset`, below the high watermark.
-    pub fn read(&self, offset: i64, max_bytes: usize, min_one: bool) -> Result<ReadOutcome, BrokerError> {
+    /// Reads whole batches from `offset`, up to the high watermark or the log end.
+    pub fn read(
+        &self,
+        offset: i64,
+        max_bytes: usize,
+        min_one: bool,
+        limit: ReadLimit,
+    ) -> Result<ReadOutcome, BrokerError> {
         let log = self.log();
-        let hw = log.log_end_offset();
-        Ok(log.read(offset, max_bytes, hw, min_one)?)
+        let bound = match limit {
+            ReadLimit::HighWatermark => self.high_watermark(),
+            ReadLimit::LogEnd => log.log_end_offset(),
+        };
+        Ok(log.read(offset, max_bytes, bound, min_one)?)
     }
 
-    /// (log start offset, high watermark). With one replica the high watermark is the log end.
+    /// (log start offset, high watermark).
     pub fn offsets(&self) -> (i64, i64) {
-        let log = self.log();
-        (log.log_start_offset(), log.log_end_offset())
+        let start = self.log().log_start_offset();
+        (start, self.high_watermark().max(start))
+    }
+
+    /// The log end offset.
+    pub fn log_end_offset(&self) -> i64 {
+        self.log().log_end_offset()
     }
 
     pub fn stats(&self) -> PartitionStats {
+        let (isr, replicas) = {
+            let st = self.replication();
+            (st.isr.len(), st.replicas.len())
+        };
         let log = self.log();
         PartitionStats {
             log_start_offset: log.log_start_offset(),
             log_end_offset: log.log_end_offset(),
-            high_watermark: log.log_end_offset(),
+            high_watermark: self.high_watermark(),
             size_bytes: log.size_bytes(),
             segments: log.segment_count(),
+            isr,
+            replicas,
         }
     }
 
@@ -175,4 +567,8 @@ impl Partition {
             log.set_config(config);
         }
     }
+}
+
+fn read_high_watermark(dir: &std::path::Path) -> Option<i64> {
+    std::fs::read_to_string(dir.join(HIGH_WATERMARK_FILE)).ok()?.trim().parse().ok()
 }
