@@ -1,7 +1,7 @@
 //! A cluster of real `fjord` processes on loopback: each node is broker and controller, with its
-//! own temporary data directory, an ephemeral Kafka port and a reserved CONTROLLER port that the
-//! voters list names. Nodes can be SIGKILLed, stopped and restarted on their data and their
-//! controller port (their Kafka port changes; they re-register it).
+//! own temporary data directory and a reserved Kafka port and CONTROLLER port (the voters list
+//! names the latter). Nodes can be SIGKILLed, stopped and restarted on their data and their
+//! ports, so clients find a restarted broker where it was, as they would in production.
 
 use std::collections::BTreeMap;
 use std::net::TcpListener;
@@ -32,13 +32,14 @@ impl Cluster {
     /// Starts nodes 1..=n with [`CLUSTER_OVERRIDES`] and `extra`, and waits until all serve.
     pub fn start(n: i32, extra: &[&str]) -> Result<Self> {
         let tmp = tempfile::tempdir()?;
-        let ports = reserve_ports(n as usize)?;
-        let voters: Vec<String> = (1..=n).zip(&ports).map(|(id, port)| format!("{id}@127.0.0.1:{port}")).collect();
+        let ports = reserve_ports(2 * n as usize)?;
+        let (kafka_ports, ports) = ports.split_at(n as usize);
+        let voters: Vec<String> = (1..=n).zip(ports).map(|(id, port)| format!("{id}@127.0.0.1:{port}")).collect();
         let mut starting = Vec::new();
-        for (id, port) in (1..=n).zip(&ports) {
+        for ((id, port), kafka) in (1..=n).zip(ports).zip(kafka_ports) {
             let mut overrides: Vec<String> = vec![
                 format!("node.id={id}"),
-                format!("listeners=PLAINTEXT://127.0.0.1:0,CONTROLLER://127.0.0.1:{port}"),
+                format!("listeners=PLAINTEXT://127.0.0.1:{kafka},CONTROLLER://127.0.0.1:{port}"),
                 format!("controller.quorum.voters={}", voters.join(",")),
             ];
             overrides.extend(CLUSTER_OVERRIDES.iter().chain(extra).map(|s| s.to_string()));
@@ -102,6 +103,80 @@ impl Cluster {
             fresh.serving(child, &addresses).with_context(|| format!("node {id} after the restart"))?;
             self.nodes.insert(id, fresh);
         }
+        Ok(())
+    }
+}
+
+/// One partition as the metadata lists it (kcat -L).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartitionState {
+    pub partition: i32,
+    pub leader: i32,
+    pub replicas: Vec<i32>,
+    pub isr: Vec<i32>,
+}
+
+impl Cluster {
+    /// The partitions of `topic` as running node `via` lists them.
+    pub fn partitions(&self, via: i32, topic: &str) -> Result<Vec<PartitionState>> {
+        let out = crate::run_ok(crate::kcat(&self.nodes[&via].addr).args(["-L", "-t", topic]), b"")?;
+        let ids = |field: &str, line: &str| -> Vec<i32> {
+            line.split(field)
+                .nth(1)
+                .and_then(|r| r.split(", ").next())
+                .map(|list| list.split(',').filter_map(|id| id.trim().parse().ok()).collect())
+                .unwrap_or_default()
+        };
+        let mut found = Vec::new();
+        for line in out.lines().map(str::trim).filter(|l| l.starts_with("partition ")) {
+            let mut words = line.split(", ");
+            let partition = words.next().and_then(|w| w.strip_prefix("partition ")).and_then(|p| p.parse().ok());
+            let leader = words.next().and_then(|w| w.strip_prefix("leader ")).and_then(|l| l.parse().ok());
+            let (Some(partition), Some(leader)) = (partition, leader) else { continue };
+            found.push(PartitionState {
+                partition,
+                leader,
+                replicas: ids("replicas: ", line),
+                isr: ids("isrs: ", line),
+            });
+        }
+        found.sort_by_key(|p| p.partition);
+        Ok(found)
+    }
+
+    /// Waits until every one of `partitions` partitions of `topic` has a running leader and all
+    /// its replicas in the ISR, as a running node lists it. Returns the states.
+    pub fn wait_in_sync(&self, topic: &str, partitions: usize, limit: Duration) -> Result<Vec<PartitionState>> {
+        let running = self.running();
+        let mut last = Vec::new();
+        wait_for(limit, || {
+            let Some(via) = running.first() else { return Ok(None) };
+            last = self.partitions(*via, topic).unwrap_or_default();
+            let synced = last.len() == partitions
+                && last
+                    .iter()
+                    .all(|p| running.contains(&p.leader) && p.isr.len() == p.replicas.len() && !p.replicas.is_empty());
+            Ok(synced.then(|| last.clone()))
+        })
+        .with_context(|| format!("{topic} not fully in sync: {last:?}"))
+    }
+
+    /// Waits until partition `partition` of `topic` is led by a running node; returns its id.
+    pub fn leader_of(&self, topic: &str, partition: i32, limit: Duration) -> Result<i32> {
+        let running = self.running();
+        wait_for(limit, || {
+            let Some(via) = running.first() else { return Ok(None) };
+            let states = self.partitions(*via, topic).unwrap_or_default();
+            Ok(states.iter().find(|p| p.partition == partition).map(|p| p.leader).filter(|l| running.contains(l)))
+        })
+        .with_context(|| format!("{topic}-{partition} has no running leader"))
+    }
+
+    /// Sends `signal` (`STOP`, `CONT`, ...) to node `id`'s process.
+    pub fn signal(&self, id: i32, signal: &str) -> Result<()> {
+        let pid = self.nodes[&id].pid().to_string();
+        let status = std::process::Command::new("kill").args([format!("-{signal}"), pid]).status()?;
+        anyhow::ensure!(status.success(), "kill -{signal} node {id} failed");
         Ok(())
     }
 }

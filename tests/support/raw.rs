@@ -39,6 +39,16 @@ pub fn create_replicated_topic(
     replication_factor: i16,
     configs: &[(&str, &str)],
 ) -> Result<i16> {
+    create_topic_with(client, topic, (1, replication_factor), configs)
+}
+
+/// CreateTopics (v2) of one topic with (`partitions`, `replication_factor`): its error code.
+pub fn create_topic_with(
+    client: &mut RawClient,
+    topic: &str,
+    (partitions, replication_factor): (i32, i16),
+    configs: &[(&str, &str)],
+) -> Result<i16> {
     let configs = configs
         .iter()
         .map(|(k, v)| {
@@ -50,7 +60,7 @@ pub fn create_replicated_topic(
     let request = CreateTopicsRequest::default().with_timeout_ms(5_000).with_topics(vec![
         CreatableTopic::default()
             .with_name(name(topic))
-            .with_num_partitions(1)
+            .with_num_partitions(partitions)
             .with_replication_factor(replication_factor)
             .with_configs(configs),
     ]);
@@ -94,7 +104,12 @@ pub fn produce_request(topic: &str, acks: i16, records: Vec<u8>) -> ProduceReque
 
 /// Produce (v3, acks=all) of one record set to partition 0: (error code, base offset).
 pub fn produce(client: &mut RawClient, topic: &str, records: Vec<u8>) -> Result<(i16, i64)> {
-    let request = produce_request(topic, -1, records);
+    produce_acks(client, topic, -1, records)
+}
+
+/// Produce (v3) with `acks` of one record set to partition 0: (error code, base offset).
+pub fn produce_acks(client: &mut RawClient, topic: &str, acks: i16, records: Vec<u8>) -> Result<(i16, i64)> {
+    let request = produce_request(topic, acks, records);
     let mut frame = client.request(ApiKey::Produce, 3, &request)?;
     let response = ProduceResponse::decode(&mut frame, 3)?;
     let p = &response.responses[0].partition_responses[0];

@@ -193,7 +193,9 @@ pub fn follow_leadership(broker: &Broker) {
             loaded.remove(index);
         }
         let groups = unload(broker, &lost);
-        tracing::info!(partitions = ?lost, groups, "no longer coordinating the groups of these __consumer_offsets partitions");
+        if groups > 0 {
+            tracing::info!(partitions = ?lost, groups, "no longer coordinating the groups of these __consumer_offsets partitions");
+        }
     }
     for p in hosted.iter().filter(|p| p.is_leader()) {
         if let Err(e) = ensure_loaded(broker, p) {
@@ -253,14 +255,23 @@ fn ensure_loaded(broker: &Broker, partition: &Partition) -> Result<(), BrokerErr
         }
     }
     loaded.insert(partition.index, epoch);
-    tracing::info!(
-        partition = partition.index,
-        leader_epoch = epoch,
-        records,
-        groups,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "loaded consumer groups"
-    );
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    if records > 0 {
+        tracing::info!(
+            partition = partition.index,
+            leader_epoch = epoch,
+            records,
+            groups,
+            elapsed_ms,
+            "loaded consumer groups"
+        );
+    } else {
+        tracing::debug!(
+            partition = partition.index,
+            leader_epoch = epoch,
+            "coordinating an empty __consumer_offsets partition"
+        );
+    }
     Ok(())
 }
 

@@ -173,11 +173,17 @@ impl RunningBroker {
 
 /// Hands leadership of every partition this broker leads to another in-sync replica, through
 /// the controller, before the broker stops (Kafka's controlled shutdown): clients move to the new
-/// leaders at once instead of after a session timeout, and nothing acknowledged is lost. Skipped
-/// when no other broker is live; bounded by `shutdown.timeout.ms`.
+/// leaders at once instead of after a session timeout, and it leaves the ISRs at once, so that
+/// acks=all writes do not wait for it. Nothing acknowledged is lost. Skipped when this broker is
+/// in no ISR with another member (nothing to hand over — the local image may lag a moment, but
+/// the ISRs this broker leads or belongs to it knows); bounded by `shutdown.timeout.ms`.
 async fn controlled_shutdown(broker: &Broker) {
     let me = broker.config.node_id;
-    if !broker.image().live_brokers().any(|b| b.id != me) {
+    let shared = broker.replicas.all().iter().any(|p| {
+        let isr = p.isr();
+        isr.contains(&me) && isr.len() > 1
+    });
+    if !shared {
         return;
     }
     let led = broker.replicas.all().iter().filter(|p| p.is_leader()).count();

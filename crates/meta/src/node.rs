@@ -205,12 +205,10 @@ impl Metadata {
             self.propose(Command::Import(Box::new(old))).await?;
             self.db.drop_legacy()?;
         }
-        let registered = self.image().brokers.get(&me.id).cloned();
-        if registered.as_ref() != Some(me) {
-            self.propose(Command::RegisterBroker(me.clone())).await?;
-        }
-        // Nothing needed proposing after a restart: still wait until a controller is known, so
-        // that the broker never answers clients without one.
+        // Registered at every start, even unchanged: the registration commits after everything
+        // the cluster decided while this node was away, and the proposer returns once it has
+        // applied it, so the broker never opens its logs (or leads) on a stale image.
+        self.propose(Command::RegisterBroker(me.clone())).await?;
         let mut metrics = self.raft.metrics();
         let timeout = self.config.propose_timeout;
         match tokio::time::timeout(timeout, metrics.wait_for(|m| m.current_leader.is_some())).await {
@@ -411,16 +409,26 @@ async fn watch_liveness(meta: Arc<Metadata>, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut next_rebalance = meta.config.leader_rebalance_interval.map(|i| Instant::now() + i);
+    let mut previous = meta.image();
     loop {
         tokio::select! {
             _ = stop.changed() => return,
             _ = tick.tick() => {}
         }
         let image = meta.image();
-        let changes = match meta.liveness.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            Some(live) => live.changes(&image, now_ms()),
+        let changes = match meta.liveness.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+            Some(live) => {
+                // A broker that (re)registered since the last look is alive now, even if its
+                // first heartbeat has not arrived: without this, a stale view fences it again.
+                let now = now_ms();
+                for b in image.brokers.values().filter(|b| !b.fenced && previous.brokers.get(&b.id) != Some(*b)) {
+                    live.heard(b.id, now);
+                }
+                live.changes(&image, now)
+            }
             None => continue,
         };
+        previous = image.clone();
         if let (Some(due), Some(interval)) = (next_rebalance, meta.config.leader_rebalance_interval)
             && Instant::now() >= due
         {

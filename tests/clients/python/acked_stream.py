@@ -1,6 +1,8 @@
-"""Streams records to Fjord with an idempotent acks=all producer until killed, printing one line
+"""Streams records `rec-0`, `rec-1`, ... to Fjord with an idempotent acks=all producer until
+killed, round-robin over --partitions partitions, printing one line
 `ack <partition> <offset> <value>` per acknowledged record, flushed at once, so that a test
-can kill the broker mid-stream and know exactly what was acknowledged.
+can kill brokers mid-stream and know exactly what was acknowledged. --request-timeout-ms bounds
+how long a request to a broker that stopped answering (SIGSTOP) waits before it is retried.
 """
 
 import argparse
@@ -13,6 +15,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bootstrap", required=True)
     ap.add_argument("--topic", required=True)
+    ap.add_argument("--partitions", type=int, default=2)
+    ap.add_argument("--request-timeout-ms", type=int, default=30_000)
     args = ap.parse_args()
     producer = Producer({
         "bootstrap.servers": args.bootstrap,
@@ -20,6 +24,8 @@ def main():
         "acks": "all",
         "linger.ms": 1,
         "message.timeout.ms": 600_000,
+        "request.timeout.ms": args.request_timeout_ms,
+        "retry.backoff.ms": 50,
     })
 
     def on_delivery(err, msg):
@@ -30,7 +36,7 @@ def main():
     i = 0
     while True:
         try:
-            producer.produce(args.topic, value=f"rec-{i}".encode(), partition=i % 2, on_delivery=on_delivery)
+            producer.produce(args.topic, value=f"rec-{i}".encode(), partition=i % args.partitions, on_delivery=on_delivery)
             i += 1
         except BufferError:
             pass

@@ -38,6 +38,8 @@ const ANSWER_MARGIN: Duration = Duration::from_secs(10);
 const RESPONSE_MAX_BYTES: i32 = 10 * 1024 * 1024;
 /// Pause after a round in which no partition got anywhere, or after a lost connection.
 const BACKOFF: Duration = Duration::from_millis(100);
+/// How long a leader waits before proposing an ISR change again after one was refused.
+const ISR_RETRY_BACKOFF: Duration = Duration::from_millis(500);
 /// How often high watermarks are written to their checkpoint files.
 const CHECKPOINT_EVERY_MS: i64 = 5_000;
 
@@ -307,9 +309,12 @@ pub async fn maintain_isr(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) 
             _ = tokio::time::sleep(period) => {}
         }
         let now = now_ms();
+        let image = broker.image();
         let mut proposals = JoinSet::new();
         for p in broker.replicas.all() {
-            let Some((isr, leader_epoch, partition_epoch)) = p.isr_change(now, lag) else { continue };
+            let Some((isr, leader_epoch, partition_epoch)) = p.isr_change(now, lag, |r| image.is_live(r)) else {
+                continue;
+            };
             tracing::info!(topic = %p.topic, partition = p.index, from = ?p.isr(), to = ?isr, "changing the ISR");
             let command = Command::AlterPartition {
                 topic: p.topic.clone(),
@@ -322,8 +327,8 @@ pub async fn maintain_isr(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) 
             let broker = broker.clone();
             proposals.spawn(async move {
                 if let Err(e) = broker.propose(command).await {
-                    tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "ISR change not accepted");
-                    p.isr_change_failed();
+                    tracing::debug!(topic = %p.topic, partition = p.index, error = %e, "ISR change not accepted; retrying later");
+                    p.isr_change_failed(now_ms(), ISR_RETRY_BACKOFF);
                 }
             });
         }

@@ -66,6 +66,8 @@ struct Replication {
     followers: HashMap<i32, Follower>,
     /// Leader side: an ISR change was proposed and has not shown up in an image yet.
     isr_change_pending: bool,
+    /// Leader side: no ISR change is proposed before this time (after one was refused).
+    isr_retry_at_ms: i64,
     /// Follower side: the log must be checked against the leader's before fetching.
     needs_truncation: bool,
 }
@@ -296,16 +298,17 @@ impl Partition {
     }
 
     /// Leader side: the ISR this partition should have now — followers that have not caught up
-    /// for `lag` leave, replicas that reached the high watermark in this leader epoch join —
-    /// when it differs from the current one and no change is in flight. Marks it in flight.
-    pub fn isr_change(&self, now_ms: i64, lag: Duration) -> Option<IsrChange> {
+    /// for `lag` leave, replicas that reached the high watermark in this leader epoch join if
+    /// they are `live` (registered and not fenced) — when it differs from the current one and no
+    /// change is in flight. Marks it in flight.
+    pub fn isr_change(&self, now_ms: i64, lag: Duration, live: impl Fn(i32) -> bool) -> Option<IsrChange> {
         if !self.is_leader() {
             return None;
         }
         let (hw, epoch) = (self.high_watermark(), self.leader_epoch());
         let epoch_start = self.log().epoch_start(epoch).unwrap_or(0);
         let mut st = self.replication();
-        if st.isr_change_pending {
+        if st.isr_change_pending || now_ms < st.isr_retry_at_ms {
             return None;
         }
         let lag_ms = lag.as_millis() as i64;
@@ -321,7 +324,10 @@ impl Partition {
                 if st.isr.contains(r) {
                     now_ms - f.last_caught_up_ms <= lag_ms
                 } else {
-                    f.log_end_offset >= hw && f.log_end_offset >= epoch_start && now_ms - f.last_caught_up_ms <= lag_ms
+                    live(*r)
+                        && f.log_end_offset >= hw
+                        && f.log_end_offset >= epoch_start
+                        && now_ms - f.last_caught_up_ms <= lag_ms
                 }
             })
             .collect();
@@ -336,9 +342,12 @@ impl Partition {
         Some((wanted, epoch, st.partition_epoch))
     }
 
-    /// Leader side: the proposed ISR change was refused or failed; it may be proposed again.
-    pub fn isr_change_failed(&self) {
-        self.replication().isr_change_pending = false;
+    /// Leader side: the proposed ISR change was refused or failed; it may be proposed again
+    /// after `backoff` (a follower that is fenced cannot join until it is live again).
+    pub fn isr_change_failed(&self, now_ms: i64, backoff: Duration) {
+        let mut st = self.replication();
+        st.isr_change_pending = false;
+        st.isr_retry_at_ms = now_ms + backoff.as_millis() as i64;
     }
 
     pub(crate) fn set_min_insync(&self, min: usize) {
