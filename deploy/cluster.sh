@@ -29,6 +29,8 @@ start() {
       --override "controller.quorum.voters=$voters" \
       --override "http.listener=127.0.0.1:$http" \
       --override "log.dirs=$node/data" \
+      --override "default.replication.factor=3" \
+      --override "min.insync.replicas=2" \
       >"$node/stdout.log" 2>"$node/fjord.log" </dev/null &
     echo $! >"$node/pid"
   done

@@ -49,6 +49,8 @@ pub const PARTITION_LOG_START_OFFSET: &str = "fjord_partition_log_start_offset";
 pub const PARTITION_HIGH_WATERMARK: &str = "fjord_partition_high_watermark";
 pub const PARTITION_SIZE: &str = "fjord_partition_size_bytes";
 pub const PARTITION_SEGMENTS: &str = "fjord_partition_segments";
+pub const PARTITION_ISR: &str = "fjord_partition_in_sync_replicas";
+pub const PARTITION_LEADER: &str = "fjord_partition_leader";
 pub const LOG_FSYNCS: &str = fjord_log::observe::FSYNCS;
 pub const LOG_FSYNC_DURATION: &str = fjord_log::observe::FSYNC_DURATION;
 pub const PARTITIONS_HOSTED: &str = "fjord_partitions_hosted";
@@ -108,6 +110,8 @@ pub const METRICS: &[MetricDef] = &[
     def!(PARTITION_HIGH_WATERMARK, Gauge, PARTITION, "Offset below which consumers may read."),
     def!(PARTITION_SIZE, Gauge, PARTITION, "Bytes of the partition's segment files."),
     def!(PARTITION_SEGMENTS, Gauge, PARTITION, "Segments in the partition's log."),
+    def!(PARTITION_ISR, Gauge, PARTITION, "Replicas in the partition's ISR, as this broker's image has it."),
+    def!(PARTITION_LEADER, Gauge, PARTITION, "1 while this broker leads the partition, else 0 (it follows)."),
     def!(LOG_FSYNCS, Counter, &[], "Fsyncs of partition logs (group commits for acks=all and segment rolls)."),
     def!(LOG_FSYNC_DURATION, Histogram, &[], "Duration of one log fsync."),
     def!(PARTITIONS_HOSTED, Gauge, &[], "Partitions whose log this broker holds."),

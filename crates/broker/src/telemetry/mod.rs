@@ -255,6 +255,8 @@ pub fn collect(broker: &Broker, lifecycle: &Lifecycle) {
         gauge!(PARTITION_HIGH_WATERMARK, &labels).set(s.high_watermark as f64);
         gauge!(PARTITION_SIZE, &labels).set(s.size_bytes as f64);
         gauge!(PARTITION_SEGMENTS, &labels).set(s.segments as f64);
+        gauge!(PARTITION_ISR, &labels).set(s.isr as f64);
+        gauge!(PARTITION_LEADER, &labels).set(if p.is_leader() { 1.0 } else { 0.0 });
     }
 
     let image = broker.image();
