@@ -581,3 +581,90 @@ impl Partition {
 fn read_high_watermark(dir: &std::path::Path) -> Option<i64> {
     std::fs::read_to_string(dir.join(HIGH_WATERMARK_FILE)).ok()?.trim().parse().ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use fjord_log::OpenOptions;
+    use fjord_log::batch::testing::simple;
+
+    use super::*;
+
+    fn info(leader: i32, leader_epoch: i32, isr: &[i32]) -> PartitionInfo {
+        PartitionInfo { index: 0, leader, leader_epoch, replicas: vec![1, 2, 3], isr: isr.to_vec(), partition_epoch: 0 }
+    }
+
+    fn partition(dir: &std::path::Path, me: i32, info: &PartitionInfo) -> Partition {
+        let log = PartitionLog::open(dir, LogConfig::default(), OpenOptions::default()).unwrap();
+        Partition::new("t".into(), Uuid::nil(), (0, me), dir.to_path_buf(), info, log)
+    }
+
+    #[test]
+    fn the_high_watermark_is_the_smallest_log_end_in_the_isr() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = partition(dir.path(), 1, &info(1, 0, &[1, 2, 3]));
+        p.append(&simple(1_000, 3), 0).unwrap();
+        p.append(&simple(1_000, 2), 0).unwrap();
+        assert_eq!(p.high_watermark(), 0, "no follower has fetched yet");
+        assert_eq!(p.follower_fetched(2, 5, 10).unwrap(), (false, false));
+        assert_eq!(p.follower_fetched(3, 3, 10).unwrap(), (false, true));
+        assert_eq!(p.high_watermark(), 3);
+        assert_eq!(p.read(3, 1 << 20, true, ReadLimit::HighWatermark).unwrap().records.len(), 0, "3 is not committed");
+        assert!(!p.read(3, 1 << 20, true, ReadLimit::LogEnd).unwrap().records.is_empty(), "followers read it");
+        p.follower_fetched(3, 5, 11).unwrap();
+        assert_eq!(p.high_watermark(), 5);
+        assert!(!p.read(3, 1 << 20, true, ReadLimit::HighWatermark).unwrap().records.is_empty());
+        assert!(p.follower_fetched(4, 5, 12).is_err(), "not a replica");
+    }
+
+    #[test]
+    fn lagging_followers_leave_the_isr_and_caught_up_ones_join() {
+        let dir = tempfile::tempdir().unwrap();
+        // Times from the clock the partition took over with, as the ISR members' allowance starts then.
+        let t = crate::replica::now_ms() + 1_000;
+        let p = partition(dir.path(), 1, &info(1, 0, &[1, 2, 3]));
+        let lag = Duration::from_millis(2_000);
+        p.append(&simple(1_000, 5), 0).unwrap();
+        p.follower_fetched(2, 5, t).unwrap();
+        p.follower_fetched(3, 2, t).unwrap();
+        assert_eq!(p.isr_change(t, lag, |_| true), None, "both within the allowance");
+        p.follower_fetched(2, 5, t + 2_500).unwrap();
+        p.follower_fetched(3, 2, t + 2_500).unwrap();
+        assert_eq!(p.isr_change(t + 2_600, lag, |_| true), Some((vec![1, 2], 0, 0)), "3 never caught up");
+        assert_eq!(p.isr_change(t + 2_600, lag, |_| true), None, "one change in flight at a time");
+        p.isr_change_failed(t + 2_600, Duration::from_millis(500));
+        assert_eq!(p.isr_change(t + 2_700, lag, |_| true), None, "backing off after a refusal");
+        let t = t + 3_000;
+        p.apply(&PartitionInfo { partition_epoch: 1, ..info(1, 0, &[1, 2]) }, t);
+        assert!(p.check_min_isr().is_ok());
+        p.set_min_insync(3);
+        assert!(matches!(p.check_min_isr(), Err(BrokerError::NotEnoughReplicas { isr: 2, min: 3 })));
+        p.follower_fetched(2, 5, t).unwrap();
+        let (qualifies, _) = p.follower_fetched(3, 5, t).unwrap();
+        assert!(qualifies, "caught up to the high watermark in this epoch");
+        assert_eq!(p.isr_change(t + 200, lag, |r| r != 3), None, "not while it is fenced");
+        assert_eq!(p.isr_change(t + 200, lag, |_| true), Some((vec![1, 2, 3], 0, 1)));
+    }
+
+    #[tokio::test]
+    async fn acks_all_waits_for_the_isr_and_fails_when_leadership_moves() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = std::sync::Arc::new(partition(dir.path(), 1, &info(1, 0, &[1, 2])));
+        let end = p.append(&simple(1_000, 3), 0).unwrap().last_offset + 1;
+        let waiting = tokio::spawn({
+            let p = p.clone();
+            async move { p.wait_replicated(end, Duration::from_secs(30)).await }
+        });
+        p.follower_fetched(2, end, 1).unwrap();
+        waiting.await.unwrap().unwrap();
+        let timed_out = p.wait_replicated(end + 1, Duration::from_millis(10)).await;
+        assert!(matches!(timed_out, Err(BrokerError::ReplicationTimedOut(10))));
+        let end = p.append(&simple(1_000, 1), 0).unwrap().last_offset + 1;
+        let waiting = tokio::spawn({
+            let p = p.clone();
+            async move { p.wait_replicated(end, Duration::from_secs(30)).await }
+        });
+        p.apply(&info(2, 1, &[2]), 2);
+        assert!(matches!(waiting.await.unwrap(), Err(BrokerError::NotLeaderOrFollower)));
+        assert!(p.follower_position().unwrap().needs_truncation, "a new leader: check the log first");
+    }
+}
