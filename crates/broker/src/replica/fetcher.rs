@@ -210,7 +210,7 @@ async fn round(
             match ResponseError::try_from_code(data.error_code) {
                 None => {
                     let records = data.records.as_deref().unwrap_or_default();
-                    match p.append_replicated(records, data.high_watermark, now) {
+                    match p.append_replicated(records, (pos.leader_epoch, data.high_watermark), now) {
                         Ok(_) => {
                             progressed = true;
                             if let Err(e) = broker.replicas.follow_log_start(p, data.log_start_offset) {

@@ -196,6 +196,7 @@ impl Partition {
     /// a follower (or following a new leader epoch) asks for a truncation check before the next
     /// fetch. Returns whether this broker's role changed (leader, follower of whom, epoch).
     pub(crate) fn apply(&self, info: &PartitionInfo, now_ms: i64) -> bool {
+        let mut log = self.log();
         let (old_leader, old_epoch) = (self.leader(), self.leader_epoch());
         let role_changed = old_leader != info.leader || old_epoch != info.leader_epoch;
         {
@@ -224,11 +225,12 @@ impl Partition {
             self.leader_epoch.store(info.leader_epoch, Ordering::Release);
         }
         if role_changed && info.leader == self.me {
-            if let Err(e) = self.log().begin_epoch(info.leader_epoch) {
+            if let Err(e) = log.begin_epoch(info.leader_epoch) {
                 tracing::error!(topic = %self.topic, partition = self.index, error = %e, "recording the new leader epoch failed");
             }
             tracing::debug!(topic = %self.topic, partition = self.index, epoch = info.leader_epoch, "leading");
         }
+        drop(log);
         self.advance_high_watermark();
         self.bump();
         role_changed
@@ -449,13 +451,20 @@ impl Partition {
     }
 
     /// Follower side: appends fetched batches as they are and takes the leader's high
-    /// watermark, capped at our log end. Returns the new log end offset.
-    pub fn append_replicated(&self, records: &[u8], leader_hw: i64, now_ms: i64) -> Result<i64, BrokerError> {
-        let leo = if records.is_empty() {
-            self.log().log_end_offset()
-        } else {
-            self.log().append_replicated(records, now_ms)?
-        };
+    /// watermark, capped at our log end — unless the leadership moved on from `leader_epoch`
+    /// meanwhile (checked under the log's lock). Returns the new log end offset.
+    pub fn append_replicated(
+        &self,
+        records: &[u8],
+        (leader_epoch, leader_hw): (i32, i64),
+        now_ms: i64,
+    ) -> Result<i64, BrokerError> {
+        let mut log = self.log();
+        if self.leader_epoch() != leader_epoch || self.is_leader() {
+            return Ok(log.log_end_offset());
+        }
+        let leo = if records.is_empty() { log.log_end_offset() } else { log.append_replicated(records, now_ms)? };
+        drop(log);
         let hw = leader_hw.min(leo);
         if self.high_watermark.fetch_max(hw, Ordering::AcqRel) < hw {
             self.bump();
@@ -479,9 +488,17 @@ impl Partition {
     }
 
     /// Appends the batches of one produce partition.
+    /// Refused unless this broker leads the partition: a follower's log takes only what its
+    /// leader sent (a group coordinator that just lost its partition must not write there).
     pub fn append(&self, records: &[u8], now_ms: i64) -> Result<AppendOutcome, BrokerError> {
-        let epoch = self.leader_epoch();
-        let outcome = self.log().append(records, epoch, now_ms)?;
+        // Under the log's lock, which a change of leadership also takes: no append of an old
+        // leadership lands after the new one began.
+        let mut log = self.log();
+        if !self.is_leader() {
+            return Err(BrokerError::NotLeaderOrFollower);
+        }
+        let outcome = log.append(records, self.leader_epoch(), now_ms)?;
+        drop(log);
         self.advance_high_watermark();
         Ok(outcome)
     }
