@@ -115,7 +115,7 @@ impl Starting {
         let mut background = JoinSet::new();
         background.spawn(follow_metadata(broker.clone(), stop_rx.clone()));
         background.spawn(crate::replica::fetcher::run(broker.clone(), stop_rx.clone()));
-        background.spawn(crate::replica::fetcher::maintain_isr(broker.clone(), stop_rx.clone()));
+        background.spawn(crate::replica::isr::maintain_isr(broker.clone(), stop_rx.clone()));
         background.spawn(retention(broker.clone(), stop_rx.clone()));
         background.spawn(crate::groups::run_timers(broker.clone(), stop_rx.clone()));
         background.spawn(metrics_upkeep(stop_rx.clone()));

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use fjord_protocol::ApiRange;
-use kafka_protocol::messages::fetch_request::FetchPartition;
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse};
 use tokio::time::Instant;
@@ -73,17 +73,22 @@ pub async fn handle(broker: &Broker, version: i16, request: FetchRequest) -> Fet
 /// The partitions a pass read records from, with the records (counted once the response goes).
 type Reads = Vec<(Arc<Partition>, Bytes)>;
 
+/// The name of a requested topic: v13+ name it by id.
+fn topic_of(image: &fjord_meta::MetadataImage, version: i16, topic: &FetchTopic) -> Option<String> {
+    if version >= TOPIC_IDS_FROM {
+        image.topic_by_id(topic.topic_id).map(|t| t.name.clone())
+    } else {
+        Some(topic.topic.0.to_string())
+    }
+}
+
 /// Notes a follower's fetch offsets with the leaders of its partitions here, once per request.
 fn note_follower(broker: &Broker, version: i16, replica: i32, request: &FetchRequest) {
     let image = broker.image();
     let now = crate::replica::now_ms();
     let (mut qualifies, mut advanced) = (false, false);
     for topic in &request.topics {
-        let name = if version >= TOPIC_IDS_FROM {
-            image.topic_by_id(topic.topic_id).map(|t| t.name.clone())
-        } else {
-            Some(topic.topic.0.to_string())
-        };
+        let name = topic_of(&image, version, topic);
         let Some(name) = name else { continue };
         for p in &topic.partitions {
             let Ok(partition) = broker.leader_partition(&name, p.partition) else { continue };
@@ -119,11 +124,7 @@ fn read_all(
     let mut any_error = false;
     let mut topics = Vec::with_capacity(request.topics.len());
     for topic in &request.topics {
-        let name = if version >= TOPIC_IDS_FROM {
-            image.topic_by_id(topic.topic_id).map(|t| t.name.clone())
-        } else {
-            Some(topic.topic.0.to_string())
-        };
+        let name = topic_of(&image, version, topic);
         let mut partitions = Vec::with_capacity(topic.partitions.len());
         for p in &topic.partitions {
             let result = match &name {

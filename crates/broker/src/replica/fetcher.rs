@@ -6,22 +6,17 @@
 //! OffsetForLeaderEpoch where its latest epoch ends there, and truncates its log to that point
 //! (KIP-101/279) before fetching. Errors that metadata will resolve (a leader that has not
 //! caught up with the image yet, a fenced epoch) back off briefly; a lost connection is re-made.
-//!
-//! The ISR task ([`maintain_isr`]) runs on every broker for the partitions it leads: followers
-//! that stop keeping up leave the ISR, followers that caught up join it, both through Raft
-//! (AlterPartition), and high watermarks are checkpointed.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use fjord_meta::Command;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::offset_for_leader_epoch_request::{OffsetForLeaderPartition, OffsetForLeaderTopic};
 use kafka_protocol::messages::{BrokerId, FetchRequest, OffsetForLeaderEpochRequest};
 use tokio::sync::watch;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinHandle;
 
 use super::client::PeerClient;
 use super::{FollowerPosition, Partition, now_ms};
@@ -38,10 +33,6 @@ const ANSWER_MARGIN: Duration = Duration::from_secs(10);
 const RESPONSE_MAX_BYTES: i32 = 10 * 1024 * 1024;
 /// Pause after a round in which no partition got anywhere, or after a lost connection.
 const BACKOFF: Duration = Duration::from_millis(100);
-/// How long a leader waits before proposing an ISR change again after one was refused.
-const ISR_RETRY_BACKOFF: Duration = Duration::from_millis(500);
-/// How often high watermarks are written to their checkpoint files.
-const CHECKPOINT_EVERY_MS: i64 = 5_000;
 
 /// Keeps one fetcher task per leader this broker follows some partition of.
 pub async fn run(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
@@ -292,56 +283,6 @@ fn settle(p: &Partition, result: Result<(), crate::BrokerError>) -> bool {
         Err(e) => {
             tracing::error!(topic = %p.topic, partition = p.index, error = %e, "truncating the log failed");
             false
-        }
-    }
-}
-
-/// On every broker, for the partitions it leads: proposes ISR changes (followers lagging for
-/// `replica.lag.time.max.ms` out, caught-up ones in) and checkpoints high watermarks.
-pub async fn maintain_isr(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
-    let lag = Duration::from_millis(broker.config.replica_lag_time_max_ms as u64);
-    let period = (lag / 4).max(Duration::from_millis(50));
-    let mut next_checkpoint = now_ms() + CHECKPOINT_EVERY_MS;
-    loop {
-        tokio::select! {
-            _ = stop.changed() => return,
-            _ = broker.replicas.isr_wake.notified() => {}
-            _ = tokio::time::sleep(period) => {}
-        }
-        let now = now_ms();
-        let image = broker.image();
-        let mut proposals = JoinSet::new();
-        for p in broker.replicas.all() {
-            let Some((isr, leader_epoch, partition_epoch)) = p.isr_change(now, lag, |r| image.is_live(r)) else {
-                continue;
-            };
-            tracing::info!(topic = %p.topic, partition = p.index, from = ?p.isr(), to = ?isr, "changing the ISR");
-            let command = Command::AlterPartition {
-                topic: p.topic.clone(),
-                partition: p.index,
-                leader: broker.config.node_id,
-                leader_epoch,
-                partition_epoch,
-                isr,
-            };
-            let broker = broker.clone();
-            proposals.spawn(async move {
-                if let Err(e) = broker.propose(command).await {
-                    tracing::debug!(topic = %p.topic, partition = p.index, error = %e, "ISR change not accepted; retrying later");
-                    p.isr_change_failed(now_ms(), ISR_RETRY_BACKOFF);
-                }
-            });
-        }
-        while proposals.join_next().await.is_some() {}
-        if now >= next_checkpoint {
-            next_checkpoint = now + CHECKPOINT_EVERY_MS;
-            let replicas = broker.replicas.clone();
-            let _ = tokio::task::spawn_blocking(move || {
-                for p in replicas.all() {
-                    p.checkpoint_high_watermark();
-                }
-            })
-            .await;
         }
     }
 }

@@ -1,7 +1,10 @@
 //! The replica manager: the partitions this broker hosts, kept in step with the metadata image.
 //!
 //! # Layout
-//! - [`partition`]: one hosted partition, its log and its group-commit fsync.
+//! - [`partition`]: one hosted partition, its log, its replication state and its group-commit fsync.
+//! - [`fetcher`]: the follower side — one fetcher per leader, truncation, fetching.
+//! - [`isr`]: the leader side — ISR changes through Raft, high-watermark checkpoints.
+//! - [`client`]: the Kafka-protocol connection a follower keeps to a leader.
 //! - [`ReplicaManager`] (here): opening, creating and deleting partition directories as the
 //!   metadata image changes, lookups for handlers, retention, and the clean-shutdown marker.
 //!
@@ -12,6 +15,7 @@
 
 pub mod client;
 pub mod fetcher;
+pub mod isr;
 mod partition;
 
 use std::collections::HashMap;

@@ -82,6 +82,13 @@ struct Follower {
     previous_fetch: (i64, i64),
 }
 
+impl Follower {
+    /// A follower not heard from yet, counted as caught up at `caught_up_ms`.
+    fn new(caught_up_ms: i64) -> Self {
+        Self { log_end_offset: -1, last_caught_up_ms: caught_up_ms, previous_fetch: (-1, 0) }
+    }
+}
+
 /// A partition's offsets and size, as metrics report them.
 #[derive(Debug, Clone, Copy)]
 pub struct PartitionStats {
@@ -214,10 +221,7 @@ impl Partition {
                     for r in info.replicas.iter().filter(|r| **r != self.me) {
                         // As Kafka: ISR members get a full lag allowance from the takeover.
                         let caught_up = if info.isr.contains(r) { now_ms } else { 0 };
-                        st.followers.insert(
-                            *r,
-                            Follower { log_end_offset: -1, last_caught_up_ms: caught_up, previous_fetch: (-1, 0) },
-                        );
+                        st.followers.insert(*r, Follower::new(caught_up));
                     }
                 }
             }
@@ -281,11 +285,7 @@ impl Partition {
                 return Err(BrokerError::NotLeaderOrFollower);
             }
             let in_isr = st.isr.contains(&replica);
-            let f = st.followers.entry(replica).or_insert(Follower {
-                log_end_offset: -1,
-                last_caught_up_ms: 0,
-                previous_fetch: (-1, 0),
-            });
+            let f = st.followers.entry(replica).or_insert(Follower::new(0));
             f.log_end_offset = fetch_offset.min(leo);
             if fetch_offset >= leo {
                 f.last_caught_up_ms = now_ms;
