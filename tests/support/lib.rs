@@ -18,9 +18,10 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, RequestHeader};
-use kafka_protocol::protocol::{Encodable, StrBytes, encode_request_header_into_buffer};
+use bytes::{Buf, Bytes};
+use fjord_protocol::ClientCodec;
+use kafka_protocol::messages::ApiKey;
+use kafka_protocol::protocol::Encodable;
 
 /// How long a broker may take to start, and an external client to finish, before a test fails.
 pub const START_TIMEOUT: Duration = Duration::from_secs(30);
@@ -292,18 +293,22 @@ pub fn run_ok(cmd: &mut Command, stdin: &[u8]) -> Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-/// A blocking raw Kafka protocol connection, for tests that send what no client would.
+/// The largest response frame a test reads (a fetch of a test's records stays far below it).
+const MAX_RESPONSE: usize = 256 * 1024 * 1024;
+
+/// A blocking raw Kafka protocol connection, for tests that send what no client would. Requests
+/// are framed by the same [`ClientCodec`] the broker's own clients use.
 #[derive(Debug)]
 pub struct RawClient {
     stream: TcpStream,
-    correlation: i32,
+    codec: ClientCodec,
 }
 
 impl RawClient {
     pub fn connect(addr: &str) -> Result<Self> {
         let stream = TcpStream::connect(addr)?;
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-        Ok(Self { stream, correlation: 0 })
+        Ok(Self { stream, codec: ClientCodec::new("fjord-tests", MAX_RESPONSE) })
     }
 
     /// Sends raw bytes as they are.
@@ -318,35 +323,24 @@ impl RawClient {
         self.send(key, version, body)?;
         let mut frame = self.read_frame()?;
         let correlation = frame.get_i32();
-        if correlation != self.correlation {
-            bail!("correlation id {correlation}, expected {}", self.correlation);
+        if correlation != self.codec.correlation_id() {
+            bail!("correlation id {correlation}, expected {}", self.codec.correlation_id());
         }
         Ok(frame)
     }
 
     /// Sends a request without waiting for a response (Produce with acks=0 gets none).
     pub fn send<T: Encodable>(&mut self, key: ApiKey, version: i16, body: &T) -> Result<()> {
-        self.correlation += 1;
-        let header = RequestHeader::default()
-            .with_request_api_key(key as i16)
-            .with_request_api_version(version)
-            .with_correlation_id(self.correlation)
-            .with_client_id(Some(StrBytes::from_static_str("fjord-tests")));
-        let mut buf = BytesMut::new();
-        buf.put_u32(0);
-        encode_request_header_into_buffer(&mut buf, &header)?;
-        body.encode(&mut buf, version)?;
-        let len = (buf.len() - 4) as u32;
-        buf[..4].copy_from_slice(&len.to_be_bytes());
-        self.stream.write_all(&buf)?;
+        let frame = self.codec.encode(key, version, body)?;
+        self.stream.write_all(&frame)?;
         Ok(())
     }
 
     /// Reads one response frame.
     pub fn read_frame(&mut self) -> Result<Bytes> {
-        let mut len = [0u8; 4];
-        self.stream.read_exact(&mut len)?;
-        let mut frame = vec![0u8; u32::from_be_bytes(len) as usize];
+        let mut prefix = [0u8; 4];
+        self.stream.read_exact(&mut prefix)?;
+        let mut frame = vec![0u8; self.codec.response_len(prefix)?];
         self.stream.read_exact(&mut frame)?;
         Ok(Bytes::from(frame))
     }

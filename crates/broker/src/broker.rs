@@ -1,12 +1,16 @@
-//! [`Broker`]: the shared state of a running broker, handed to every handler.
+//! [`Broker`]: what the handlers see of a running broker — its configuration and its subsystems
+//! (metadata, hosted partitions, the group coordinator, metrics). Only the server, the connection
+//! and the handlers name this type; every subsystem is built from its own dependencies.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use fjord_meta::{Command, Metadata, MetadataImage, Outcome};
 use fjord_protocol::VersionTable;
-
 use tokio::sync::watch;
 
+use crate::cluster::Proposer;
+use crate::coordinator::{Durability, GroupCoordinator, GroupsConfig};
 use crate::replica::{Partition, ReplicaManager};
 use crate::telemetry::Telemetry;
 use crate::{BrokerConfig, BrokerError};
@@ -14,19 +18,25 @@ use crate::{BrokerConfig, BrokerError};
 /// Producer ids reserved from the metadata log at a time.
 const PRODUCER_ID_BLOCK: i64 = 1000;
 
-/// What handlers need: configuration, metadata, hosted partitions, the served API table.
+/// How long a group write waits for the in-sync replicas (Kafka's `offsets.commit.timeout.ms`).
+const COMMIT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What handlers need: configuration, metadata, hosted partitions, coordinators, the served API
+/// table and the metric handles.
 #[derive(Debug)]
 pub struct Broker {
     pub config: BrokerConfig,
     pub meta: Arc<Metadata>,
     pub replicas: Arc<ReplicaManager>,
+    /// Metadata changes, followed by the hosted partitions before they are answered.
+    pub proposer: Proposer,
     pub versions: VersionTable,
     /// The consumer-group coordinator.
-    pub groups: crate::groups::Groups,
+    pub groups: Arc<GroupCoordinator>,
     /// Host and port given to clients in Metadata.
     pub advertised: (String, u16),
     /// Metric handles and live counts.
-    pub telemetry: Telemetry,
+    pub telemetry: Arc<Telemetry>,
     /// Becomes true when shutdown begins: long polls answer at once.
     stop: watch::Receiver<bool>,
     producer_ids: Mutex<(i64, i64)>,
@@ -40,15 +50,17 @@ impl Broker {
         advertised: (String, u16),
         stop: watch::Receiver<bool>,
     ) -> Self {
-        let groups = crate::groups::Groups::new(config.group.clone(), config.offsets_topic_partitions);
+        let proposer = Proposer::new(meta.clone(), replicas.clone());
+        let groups = Arc::new(GroupCoordinator::new(groups_config(&config), replicas.clone(), proposer.clone()));
         Self {
             config,
             meta,
             replicas,
+            proposer,
             versions: VersionTable::new(crate::handlers::APIS),
             groups,
             advertised,
-            telemetry: Telemetry::new(crate::handlers::APIS),
+            telemetry: Arc::new(Telemetry::new(crate::handlers::APIS)),
             stop,
             producer_ids: Mutex::new((0, 0)),
         }
@@ -87,9 +99,7 @@ impl Broker {
     /// Proposes a metadata change and, once applied, brings the hosted partitions in line, so
     /// that a client told "created" can produce at once.
     pub async fn propose(&self, command: Command) -> Result<Outcome, BrokerError> {
-        let outcome = self.meta.propose(command).await?;
-        self.replicas.reconcile(&self.meta.image())?;
-        Ok(outcome)
+        self.proposer.propose(command).await
     }
 
     /// A fresh producer id, from a block reserved through the metadata log (ids are never reused,
@@ -105,10 +115,23 @@ impl Broker {
         let Outcome::ProducerIds { first } =
             self.meta.propose(Command::AllocateProducerIds { count: PRODUCER_ID_BLOCK }).await?
         else {
-            return Err(BrokerError::Storage("producer id allocation returned no ids".into()));
+            return Err(BrokerError::Internal("producer id allocation returned no ids".into()));
         };
         let mut ids = self.producer_ids.lock().unwrap_or_else(|p| p.into_inner());
         *ids = (first + 1, first + PRODUCER_ID_BLOCK);
         Ok(first)
+    }
+}
+
+/// The group coordinator's settings from the broker's. `offsets.topic.replication.factor` is
+/// capped at the number of voters: a single broker gets 1, a three-node cluster 3 (and group
+/// requests wait until three brokers are live, as Kafka's do).
+fn groups_config(config: &BrokerConfig) -> GroupsConfig {
+    GroupsConfig {
+        group: config.group.clone(),
+        partitions: config.offsets_topic_partitions,
+        replication_factor: config.offsets_topic_replication_factor.min(config.voters.len().max(1) as i32),
+        retention_ms: config.offsets_retention_ms,
+        durability: Durability { fsync: config.flush_every_ack, timeout: COMMIT_TIMEOUT },
     }
 }

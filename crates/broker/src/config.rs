@@ -418,9 +418,13 @@ impl BrokerConfig {
             return Err(invalid("broker.heartbeat.interval.ms", &config.value("broker.heartbeat.interval.ms"), why));
         }
         // Topic defaults are validated by the same rules as topic configs.
-        crate::topic_config::TopicDefaults::from_broker(&config)
-            .map_err(|(key, value, reason)| ConfigError::Invalid { key, value, reason })?;
+        config.topic_defaults().map_err(|(key, value, reason)| ConfigError::Invalid { key, value, reason })?;
         Ok(config)
+    }
+
+    /// The broker-level defaults of every topic config (`log.retention.ms` for `retention.ms`…).
+    pub fn topic_defaults(&self) -> Result<crate::topic_config::TopicDefaults, (String, String, String)> {
+        crate::topic_config::TopicDefaults::resolve(|name| (self.value(name), self.is_set(name)))
     }
 
     /// The effective value of a property (its default when not set).
@@ -716,6 +720,10 @@ mod tests {
 
 #[cfg(test)]
 mod doc_tests {
+    use std::collections::BTreeMap;
+
+    use super::BrokerConfig;
+
     #[test]
     fn every_property_is_documented() {
         let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/configuration.md")).unwrap();
@@ -725,5 +733,22 @@ mod doc_tests {
         for t in crate::topic_config::TOPIC_CONFIGS {
             assert!(doc.contains(&format!("| `{}` |", t.name)), "{} missing from docs", t.name);
         }
+    }
+
+    #[test]
+    fn effective_values_layer_topic_over_broker_over_default() {
+        let mut props = BTreeMap::new();
+        props.insert("log.retention.ms".to_string(), "1000".to_string());
+        let broker = BrokerConfig::from_properties(props).unwrap();
+        let defaults = broker.topic_defaults().unwrap();
+        let mut overrides = BTreeMap::new();
+        overrides.insert("segment.bytes".to_string(), "2048".to_string());
+        let eff: BTreeMap<_, _> =
+            defaults.effective(&overrides).map(|(d, v, s)| (d.name, (v.to_string(), s))).collect();
+        assert_eq!(eff["retention.ms"], ("1000".into(), crate::topic_config::ConfigSource::StaticBroker));
+        assert_eq!(eff["segment.bytes"], ("2048".into(), crate::topic_config::ConfigSource::Topic));
+        assert_eq!(eff["retention.bytes"], ("-1".into(), crate::topic_config::ConfigSource::Default));
+        let log = defaults.log_config(&overrides);
+        assert_eq!((log.segment_bytes, log.retention_ms), (2048, 1000));
     }
 }

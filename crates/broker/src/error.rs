@@ -1,13 +1,19 @@
 //! Broker errors and the one place where every internal error becomes a Kafka error code.
 //!
-//! [`BrokerError::code`] is an exhaustive `match` over this crate's errors and the errors of the
-//! crates below it, with no catch-all arm: a new error variant anywhere fails to compile until
-//! someone decides what clients see for it.
+//! [`BrokerError`] is what a request (or one partition of it) fails with; [`BrokerError::code`]
+//! is an exhaustive `match` over this crate's errors and the errors of the crates below it, with
+//! no catch-all arm: a new error variant anywhere fails to compile until someone decides what
+//! clients see for it. Storage failures keep their `io::Error` (inside [`LogError::Io`]).
+//!
+//! [`StartupError`] is why a broker could not start or stop cleanly — a port in use, a data
+//! directory it cannot open. It never reaches the wire, so it has no Kafka code.
 
 use fjord_group::GroupError;
 use fjord_log::LogError;
 use fjord_meta::MetaError;
 use kafka_protocol::ResponseError;
+
+use crate::coordinator::CoordinatorError;
 
 /// Why a request (or one partition of it) failed.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +24,8 @@ pub enum BrokerError {
     Meta(#[from] MetaError),
     #[error(transparent)]
     Group(#[from] GroupError),
+    #[error(transparent)]
+    Coordinator(#[from] CoordinatorError),
     #[error("this server does not host this topic-partition")]
     UnknownTopicOrPartition,
     #[error("this broker is not the leader of this partition")]
@@ -52,8 +60,33 @@ pub enum BrokerError {
     PolicyViolation(String),
     #[error("transactions are not supported yet")]
     TransactionsUnsupported,
-    #[error("storage failure: {0}")]
-    Storage(String),
+    /// A bug or a crashed task inside the broker, not the client's doing.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Why the broker could not start, or did not stop cleanly.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot listen for {what} on {addr}: {source}")]
+    Bind {
+        what: &'static str,
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("cannot open the data directory: {0}")]
+    Storage(#[from] LogError),
+    #[error("metadata: {0}")]
+    Meta(#[from] MetaError),
+    #[error("{0}")]
+    Broker(#[from] BrokerError),
+    #[error("the logs did not close cleanly (the next start recovers them): {0}")]
+    UncleanShutdown(LogError),
+    #[error("a startup or shutdown task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 impl BrokerError {
@@ -102,6 +135,11 @@ impl BrokerError {
                 GroupError::NotCoordinator(_) => ResponseError::NotCoordinator,
                 GroupError::LoadInProgress(_) => ResponseError::CoordinatorLoadInProgress,
             },
+            BrokerError::Coordinator(e) => match e {
+                CoordinatorError::NotCoordinator(_) => ResponseError::NotCoordinator,
+                CoordinatorError::LoadInProgress(_) => ResponseError::CoordinatorLoadInProgress,
+                CoordinatorError::NotAvailable(_) => ResponseError::CoordinatorNotAvailable,
+            },
             BrokerError::UnknownTopicOrPartition => ResponseError::UnknownTopicOrPartition,
             BrokerError::NotLeaderOrFollower => ResponseError::NotLeaderOrFollower,
             BrokerError::UnknownTopicId => ResponseError::UnknownTopicId,
@@ -119,7 +157,7 @@ impl BrokerError {
             BrokerError::FetchSessionIdNotFound(_) => ResponseError::FetchSessionIdNotFound,
             BrokerError::PolicyViolation(_) => ResponseError::PolicyViolation,
             BrokerError::TransactionsUnsupported => ResponseError::InvalidRequest,
-            BrokerError::Storage(_) => ResponseError::KafkaStorageError,
+            BrokerError::Internal(_) => ResponseError::UnknownServerError,
         }
     }
 

@@ -19,10 +19,11 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::replica::ReplicaManager;
-use crate::telemetry::Lifecycle;
+use crate::replica::fetcher::{FetcherConfig, Fetchers};
+use crate::replica::isr::IsrKeeper;
 use crate::telemetry::http::Endpoint;
-use crate::topic_config::TopicDefaults;
-use crate::{Broker, BrokerConfig, BrokerError};
+use crate::telemetry::{Lifecycle, Sources};
+use crate::{Broker, BrokerConfig, StartupError};
 
 /// A broker that is serving clients.
 #[derive(Debug)]
@@ -48,15 +49,15 @@ pub struct Starting {
 
 impl Starting {
     /// Binds the HTTP endpoint (when `http.listener` is set).
-    pub async fn begin(config: BrokerConfig) -> Result<Self, BrokerError> {
+    pub async fn begin(config: BrokerConfig) -> Result<Self, StartupError> {
         let lifecycle = Arc::new(Lifecycle::default());
         let http = match config.http_listener {
             None => None,
-            Some(addr) => Some(
-                Endpoint::bind(addr, lifecycle.clone())
-                    .await
-                    .map_err(|e| BrokerError::Storage(format!("cannot listen for HTTP on {addr}: {e}")))?,
-            ),
+            Some(addr) => Some(Endpoint::bind(addr, lifecycle.clone()).await.map_err(|source| StartupError::Bind {
+                what: "HTTP",
+                addr,
+                source,
+            })?),
         };
         Ok(Self { config, lifecycle, http })
     }
@@ -68,27 +69,29 @@ impl Starting {
 
     /// Opens the node's RocksDB and the metadata, registers this broker, binds the Kafka listener,
     /// opens (recovering) the partition logs, and starts serving.
-    pub async fn finish(self) -> Result<RunningBroker, BrokerError> {
+    pub async fn finish(self) -> Result<RunningBroker, StartupError> {
         let Self { config, lifecycle, http } = self;
         let started = std::time::Instant::now();
-        let db_dir = config.data_dir.join("meta");
-        std::fs::create_dir_all(&db_dir)
-            .map_err(|e| BrokerError::Storage(format!("cannot create {}: {e}", db_dir.display())))?;
-        let db = Arc::new(NodeDb::open(&db_dir)?);
+        let db = Arc::new(
+            tokio::task::spawn_blocking({
+                let db_dir = config.data_dir.join(fjord_log::layout::META_DIR);
+                move || open_node_db(&db_dir)
+            })
+            .await??,
+        );
         let controller = match config.controller_listener {
-            Some(addr) => Some(
-                TcpListener::bind(addr)
-                    .await
-                    .map_err(|e| BrokerError::Storage(format!("cannot listen for controllers on {addr}: {e}")))?,
-            ),
+            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|source| StartupError::Bind {
+                what: "controllers",
+                addr,
+                source,
+            })?),
             None => None,
         };
         let meta = Metadata::start(db.clone(), meta_config(&config), controller).await?;
 
-        let listener = TcpListener::bind(config.listener)
-            .await
-            .map_err(|e| BrokerError::Storage(format!("cannot listen on {}: {e}", config.listener)))?;
-        let addr = listener.local_addr().map_err(|e| BrokerError::Storage(e.to_string()))?;
+        let bind = |source| StartupError::Bind { what: "Kafka clients", addr: config.listener, source };
+        let listener = TcpListener::bind(config.listener).await.map_err(bind)?;
+        let addr = listener.local_addr().map_err(bind)?;
         let advertised = config.advertised.clone().unwrap_or_else(|| (addr.ip().to_string(), addr.port()));
         let me = BrokerInfo {
             id: config.node_id,
@@ -100,28 +103,48 @@ impl Starting {
         };
         meta.join_cluster(me).await?;
 
-        let defaults = TopicDefaults::from_broker(&config)
-            .map_err(|(k, v, why)| BrokerError::InvalidConfig(format!("{k}={v}: {why}")))?;
+        let defaults =
+            config.topic_defaults().map_err(|(k, v, why)| StartupError::Config(format!("{k}={v}: {why}")))?;
         // Log recovery reads whole segments: off the async workers, so the HTTP endpoint answers.
         let (data_dir, node_id, image) = (config.data_dir.clone(), config.node_id, meta.image());
         let replicas =
             tokio::task::spawn_blocking(move || ReplicaManager::open(&data_dir, node_id, defaults, db, &image))
-                .await
-                .map_err(|e| BrokerError::Storage(format!("opening the logs failed: {e}")))??;
+                .await??;
         let (stop, stop_rx) = watch::channel(false);
         let broker = Arc::new(Broker::new(config, meta, Arc::new(replicas), advertised, stop_rx.clone()));
-        crate::groups::follow_leadership(&broker);
+        // The groups of the `__consumer_offsets` partitions led here are replayed before serving.
+        broker.groups.follow_leadership();
+        broker.groups.wait_loaded().await;
 
+        let config = &broker.config;
         let mut background = JoinSet::new();
         background.spawn(follow_metadata(broker.clone(), stop_rx.clone()));
-        background.spawn(crate::replica::fetcher::run(broker.clone(), stop_rx.clone()));
-        background.spawn(crate::replica::isr::maintain_isr(broker.clone(), stop_rx.clone()));
-        background.spawn(retention(broker.clone(), stop_rx.clone()));
-        background.spawn(crate::groups::run_timers(broker.clone(), stop_rx.clone()));
+        let fetchers = FetcherConfig {
+            node_id: config.node_id,
+            max_bytes: config.replica_fetch_max_bytes,
+            wait_max_ms: config.replica_fetch_wait_max_ms,
+        };
+        background
+            .spawn(Fetchers::new(fetchers, broker.replicas.clone(), broker.meta.subscribe()).run(stop_rx.clone()));
+        let isr = IsrKeeper {
+            node_id: config.node_id,
+            lag: Duration::from_millis(config.replica_lag_time_max_ms as u64),
+            replicas: broker.replicas.clone(),
+            proposer: broker.proposer.clone(),
+        };
+        background.spawn(isr.run(stop_rx.clone()));
+        let period = Duration::from_millis(config.retention_check_interval_ms);
+        background.spawn(retention(broker.replicas.clone(), period, stop_rx.clone()));
+        background.spawn(broker.groups.clone().run_timers(stop_rx.clone()));
         background.spawn(metrics_upkeep(stop_rx.clone()));
         let accept = tokio::spawn(accept_loop(listener, broker.clone(), stop_rx));
         if let Some(http) = &http {
-            http.attach(broker.clone());
+            http.attach(Sources {
+                telemetry: broker.telemetry.clone(),
+                replicas: broker.replicas.clone(),
+                groups: broker.groups.clone(),
+                images: broker.meta.subscribe(),
+            });
         }
         lifecycle.serving();
         tracing::info!(%addr, http = ?http.as_ref().map(|h| h.addr), node_id = broker.config.node_id, partitions = broker.replicas.all().len(), elapsed_ms = started.elapsed().as_millis() as u64, "broker ready");
@@ -136,20 +159,20 @@ impl RunningBroker {
     }
 
     /// Starts a broker with `config`: [`Starting::begin`] then [`Starting::finish`].
-    pub async fn start(config: BrokerConfig) -> Result<Self, BrokerError> {
+    pub async fn start(config: BrokerConfig) -> Result<Self, StartupError> {
         Starting::begin(config).await?.finish().await
     }
 
     /// Stops accepting, lets in-flight requests finish, closes the logs and marks a clean stop.
     /// `/ready` answers 503 from the first moment; the HTTP endpoint stops last.
-    pub async fn shutdown(mut self) -> Result<(), BrokerError> {
+    pub async fn shutdown(mut self) -> Result<(), StartupError> {
         tracing::info!("shutting down");
         self.lifecycle.stopping();
         if self.broker.config.controlled_shutdown {
             controlled_shutdown(&self.broker).await;
         }
         self.stop.send_replace(true);
-        let mut connections = self.accept.await.map_err(|e| BrokerError::Storage(e.to_string()))?;
+        let mut connections = self.accept.await?;
         let timeout = Duration::from_millis(self.broker.config.shutdown_timeout_ms);
         let drained = tokio::time::timeout(timeout, async { while connections.join_next().await.is_some() {} }).await;
         if drained.is_err() {
@@ -160,12 +183,14 @@ impl RunningBroker {
             connections.shutdown().await;
         }
         self.background.shutdown().await;
-        let closed = self.broker.replicas.shutdown();
+        // Closing fsyncs every log and writes its indexes: off the async workers.
+        let replicas = self.broker.replicas.clone();
+        let closed = tokio::task::spawn_blocking(move || replicas.shutdown()).await?;
         self.broker.meta.shutdown().await;
         if let Some(http) = self.http.take() {
             http.stop().await;
         }
-        closed?;
+        closed.map_err(StartupError::UncleanShutdown)?;
         tracing::info!("shutdown complete");
         Ok(())
     }
@@ -204,6 +229,13 @@ async fn controlled_shutdown(broker: &Broker) {
             tracing::warn!(timeout_ms = timeout.as_millis() as u64, "controlled shutdown timed out; stopping anyway")
         }
     }
+}
+
+/// The node's RocksDB in `log.dirs` (created with its parents when new).
+fn open_node_db(dir: &std::path::Path) -> Result<NodeDb, StartupError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|source| fjord_log::LogError::Io { context: format!("create {}", dir.display()), source })?;
+    Ok(NodeDb::open(dir)?)
 }
 
 /// The metadata node's settings from the broker's.
@@ -251,10 +283,10 @@ async fn follow_metadata(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
             changed = images.changed() => {
                 if changed.is_err() { return; }
                 let image = images.borrow_and_update().clone();
-                if let Err(e) = broker.replicas.reconcile(&image) {
+                if let Err(e) = broker.replicas.reconcile(image.clone()).await {
                     tracing::error!(error = %e, "applying metadata to the hosted partitions failed");
                 }
-                crate::groups::follow_leadership(&broker);
+                broker.groups.follow_leadership();
                 let deleted: Vec<String> = previous
                     .topics
                     .values()
@@ -262,7 +294,7 @@ async fn follow_metadata(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
                     .map(|t| t.name.clone())
                     .collect();
                 for name in deleted {
-                    crate::groups::forget_topic(&broker, &name).await;
+                    broker.groups.forget_topic(&name).await;
                 }
                 previous = image;
             }
@@ -270,16 +302,15 @@ async fn follow_metadata(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// Runs retention and time-based segment rolls every `log.retention.check.interval.ms`.
-async fn retention(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
-    let period = Duration::from_millis(broker.config.retention_check_interval_ms);
+/// Runs retention and time-based segment rolls every `period` (`log.retention.check.interval.ms`).
+async fn retention(replicas: Arc<ReplicaManager>, period: Duration, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = stop.changed() => return,
             _ = tick.tick() => {
-                let replicas = broker.replicas.clone();
+                let replicas = replicas.clone();
                 let _ = tokio::task::spawn_blocking(move || replicas.enforce_retention()).await;
             }
         }

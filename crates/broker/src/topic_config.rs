@@ -8,8 +8,6 @@ use std::collections::BTreeMap;
 
 use fjord_log::{LogConfig, TimestampType};
 
-use crate::config::BrokerConfig;
-
 /// Where an effective config value comes from (Kafka's DescribeConfigs config_source).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ConfigSource {
@@ -163,13 +161,15 @@ pub struct TopicDefaults {
 }
 
 impl TopicDefaults {
-    /// Resolves defaults; an invalid broker-level value is `(property, value, reason)`.
-    pub fn from_broker(config: &BrokerConfig) -> Result<Self, (String, String, String)> {
+    /// Resolves defaults from the broker's properties — `broker(name)` is a property's effective
+    /// value and whether it was set explicitly; an invalid broker-level value is
+    /// `(property, value, reason)`.
+    pub fn resolve(broker: impl Fn(&str) -> (String, bool)) -> Result<Self, (String, String, String)> {
         let mut values = BTreeMap::new();
         for d in TOPIC_CONFIGS {
-            let (value, source) = match d.synonym {
-                Some(p) if config.is_set(p) => (config.value(p), ConfigSource::StaticBroker),
-                Some(p) => (config.value(p), ConfigSource::Default),
+            let (value, source) = match d.synonym.map(&broker) {
+                Some((value, true)) => (value, ConfigSource::StaticBroker),
+                Some((value, false)) => (value, ConfigSource::Default),
                 None => (d.default.to_string(), ConfigSource::Default),
             };
             validate(d.name, &value)
@@ -233,22 +233,5 @@ mod tests {
         assert!(validate("cleanup.policy", "shred").is_err());
         assert_eq!(validate("nope", "1").unwrap_err(), "Unknown topic config name: nope");
         assert!(validate("message.timestamp.type", "LogAppendTime").is_ok());
-    }
-
-    #[test]
-    fn effective_values_layer_topic_over_broker_over_default() {
-        let mut props = BTreeMap::new();
-        props.insert("log.retention.ms".to_string(), "1000".to_string());
-        let broker = BrokerConfig::from_properties(props).unwrap();
-        let defaults = TopicDefaults::from_broker(&broker).unwrap();
-        let mut overrides = BTreeMap::new();
-        overrides.insert("segment.bytes".to_string(), "2048".to_string());
-        let eff: BTreeMap<_, _> =
-            defaults.effective(&overrides).map(|(d, v, s)| (d.name, (v.to_string(), s))).collect();
-        assert_eq!(eff["retention.ms"], ("1000".into(), ConfigSource::StaticBroker));
-        assert_eq!(eff["segment.bytes"], ("2048".into(), ConfigSource::Topic));
-        assert_eq!(eff["retention.bytes"], ("-1".into(), ConfigSource::Default));
-        let log = defaults.log_config(&overrides);
-        assert_eq!((log.segment_bytes, log.retention_ms), (2048, 1000));
     }
 }

@@ -23,7 +23,7 @@
 //! files are removed and the directory fsynced, the `.cleaned` file renamed over `<base>.log`
 //! and the directory fsynced again, and the segment is reopened from the new file with fresh
 //! indexes. A crash before the rename leaves the old `.log` intact beside a `.cleaned` file, which
-//! [`crate::PartitionLog::open`] deletes ([`is_leftover`]); a crash after it leaves the new
+//! [`crate::PartitionLog::open`] deletes ([`crate::layout::is_cleaned_leftover`]); a crash after it leaves the new
 //! `.log`, without stale indexes. Segments are cleaned oldest first, so a crash between two
 //! never leaves a tombstone removed while an older record of its key survives.
 //!
@@ -36,13 +36,12 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::batch::BatchHeader;
-use crate::partition::sync_dir;
+use crate::layout::{
+    CLEANED_SUFFIX, INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, segment_file_name, sync_dir_checked as sync_dir,
+};
 use crate::records::{self, StoredRecord};
 use crate::segment::{self, Segment};
 use crate::{LogConfig, LogError, Result};
-
-/// The suffix of a segment being rewritten: `<base>.log.cleaned`.
-pub const CLEANED_SUFFIX: &str = "cleaned";
 
 /// What one compaction pass did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -93,11 +92,6 @@ impl Failure {
     fn after_swap(error: LogError) -> Self {
         Self { error, poison: true }
     }
-}
-
-/// Whether `name` is a file a crashed pass left behind (see the module docs).
-pub fn is_leftover(name: &str) -> bool {
-    name.strip_suffix(CLEANED_SUFFIX).is_some_and(|rest| rest.ends_with(".log."))
 }
 
 /// Refuses a batch for a compacted topic when one of its records has no key, as Kafka does.
@@ -279,7 +273,7 @@ struct Cleaned {
 /// Writes the batches and records of `segment` that `judge` keeps into `<base>.log.cleaned`, and
 /// fsyncs it.
 fn write_cleaned(dir: &Path, segment: &Segment, judge: &Judge<'_>) -> Result<Cleaned> {
-    let name = format!("{}.{CLEANED_SUFFIX}", segment::file_name(segment.base_offset(), segment::LOG_SUFFIX));
+    let name = format!("{}.{CLEANED_SUFFIX}", segment_file_name(segment.base_offset(), LOG_SUFFIX));
     let path = dir.join(name);
     let context = format!("write {}", path.display());
     let file = File::create(&path).map_err(LogError::io(context.clone()))?;
@@ -314,11 +308,11 @@ fn write_cleaned(dir: &Path, segment: &Segment, judge: &Judge<'_>) -> Result<Cle
 
 /// Puts the cleaned file in place of segment `base`'s log and reopens the segment from it.
 fn swap(dir: &Path, base: i64, cleaned: &Path, config: &LogConfig) -> std::result::Result<Segment, Failure> {
-    let log = dir.join(segment::file_name(base, segment::LOG_SUFFIX));
+    let log = dir.join(segment_file_name(base, LOG_SUFFIX));
     let unindex = || -> Result<()> {
         // The old indexes must not outlive the rename: they would describe the wrong file.
-        for suffix in [segment::INDEX_SUFFIX, segment::TIME_INDEX_SUFFIX] {
-            segment::remove_if_exists(&dir.join(segment::file_name(base, suffix)))?;
+        for suffix in [INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+            segment::remove_if_exists(&dir.join(segment_file_name(base, suffix)))?;
         }
         sync_dir(dir)?;
         fs::rename(cleaned, &log).map_err(LogError::io(format!("rename {} to {}", cleaned.display(), log.display())))

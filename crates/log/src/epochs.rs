@@ -10,9 +10,7 @@
 use std::path::Path;
 
 use crate::Result;
-use crate::segment::write_atomically;
-
-const FILE: &str = "leader-epoch-checkpoint";
+use crate::layout::{LEADER_EPOCH_CHECKPOINT, write_atomically_checked};
 
 /// Epochs and their start offsets, both ascending.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -85,7 +83,7 @@ impl LeaderEpochs {
 
     /// Reads the checkpoint in `dir`; `None` when it is missing or unreadable.
     pub fn load(dir: &Path) -> Option<Self> {
-        let text = std::fs::read_to_string(dir.join(FILE)).ok()?;
+        let text = std::fs::read_to_string(dir.join(LEADER_EPOCH_CHECKPOINT)).ok()?;
         let mut lines = text.lines();
         if lines.next()?.trim() != "0" {
             return None;
@@ -106,7 +104,7 @@ impl LeaderEpochs {
         for (epoch, start) in &self.entries {
             text.push_str(&format!("{epoch} {start}\n"));
         }
-        write_atomically(&dir.join(FILE), text.as_bytes())
+        write_atomically_checked(&dir.join(LEADER_EPOCH_CHECKPOINT), text.as_bytes())
     }
 }
 
@@ -161,11 +159,11 @@ mod tests {
         assert_eq!(LeaderEpochs::load(dir.path()), None);
         let c = cache(&[(0, 0), (7, 99)]);
         c.save(dir.path()).unwrap();
-        assert_eq!(std::fs::read_to_string(dir.path().join(FILE)).unwrap(), "0\n2\n0 0\n7 99\n");
+        assert_eq!(std::fs::read_to_string(dir.path().join(LEADER_EPOCH_CHECKPOINT)).unwrap(), "0\n2\n0 0\n7 99\n");
         assert_eq!(LeaderEpochs::load(dir.path()), Some(c));
-        std::fs::write(dir.path().join(FILE), "0\n2\n0 0\n").unwrap();
+        std::fs::write(dir.path().join(LEADER_EPOCH_CHECKPOINT), "0\n2\n0 0\n").unwrap();
         assert_eq!(LeaderEpochs::load(dir.path()), None, "torn");
-        std::fs::write(dir.path().join(FILE), "0\n2\n5 0\n3 9\n").unwrap();
+        std::fs::write(dir.path().join(LEADER_EPOCH_CHECKPOINT), "0\n2\n5 0\n3 9\n").unwrap();
         assert_eq!(LeaderEpochs::load(dir.path()), None, "out of order");
     }
 }

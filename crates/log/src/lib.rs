@@ -1,6 +1,10 @@
 //! The partition log: record batches on disk, as Kafka lays them out.
 //!
 //! # Layout
+//! - [`layout`]: every file and directory name under `log.dirs`, and the one crash-safe writer
+//!   of small state files (temp file, fsync, rename, fsync the directory).
+//! - [`manager`]: [`LogManager`], the partition directories — scan, create and open, delete,
+//!   the clean-shutdown marker, high-watermark checkpoints.
 //! - [`batch`]: RecordBatch v2 framing — header parsing, CRC-32C, stamping offsets, record walk.
 //! - [`records`]: the records inside an uncompressed batch — building one, reading them back.
 //! - [`index`]: the sparse offset index and time index of one segment, and their file format.
@@ -23,6 +27,8 @@ pub mod config;
 pub mod epochs;
 pub mod error;
 pub mod index;
+pub mod layout;
+pub mod manager;
 pub mod observe;
 pub mod partition;
 pub mod producer;
@@ -32,7 +38,8 @@ pub mod segment;
 pub use cleaner::CompactionOutcome;
 pub use config::{LogConfig, TimestampType};
 pub use error::LogError;
-pub use partition::{AppendOutcome, FlushTarget, OpenOptions, PartitionLog, ReadOutcome, RetentionOutcome};
+pub use manager::{LogManager, PartitionDir, StoredPartition};
+pub use partition::{AppendOutcome, FlushTarget, Flushed, OpenOptions, PartitionLog, ReadOutcome, RetentionOutcome};
 
 /// Result of log operations.
 pub type Result<T, E = LogError> = std::result::Result<T, E>;

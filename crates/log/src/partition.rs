@@ -70,14 +70,74 @@ pub struct FlushTarget {
     /// Everything below this offset is durable once [`FlushTarget::sync`] returns.
     pub upto: i64,
     file: Option<File>,
+    progress: Flushed,
+    /// The progress's generation when the target was taken.
+    generation: u64,
 }
 
 impl FlushTarget {
+    /// Runs the fsync; on success the log's [`Flushed`] offset moves up to [`FlushTarget::upto`]
+    /// (unless the log was truncated meanwhile: what was fsynced is then partly gone).
     pub fn sync(&self) -> std::io::Result<()> {
-        match &self.file {
-            Some(f) => crate::observe::fsync(|| f.sync_data()),
-            None => Ok(()),
+        if let Some(f) = &self.file {
+            crate::observe::fsync(|| f.sync_data())?;
         }
+        self.progress.advance(self.generation, self.upto);
+        Ok(())
+    }
+}
+
+/// How far a log is durable: the one record of flush progress, kept by the log and readable
+/// without its lock (group commit checks it before queueing for an fsync).
+///
+/// Thread safety: reads are one atomic load; the two writers (a finished fsync, a truncation)
+/// serialise on a small mutex that is never held across I/O, so an fsync that finishes after a
+/// truncation cannot claim offsets the truncation removed.
+#[derive(Debug, Clone)]
+pub struct Flushed(std::sync::Arc<FlushedInner>);
+
+#[derive(Debug)]
+struct FlushedInner {
+    upto: std::sync::atomic::AtomicI64,
+    /// Bumped by every truncation.
+    generation: std::sync::Mutex<u64>,
+}
+
+impl Flushed {
+    fn new(upto: i64) -> Self {
+        Self(std::sync::Arc::new(FlushedInner {
+            upto: std::sync::atomic::AtomicI64::new(upto),
+            generation: std::sync::Mutex::new(0),
+        }))
+    }
+
+    /// Everything below this offset is durable.
+    pub fn get(&self) -> i64 {
+        self.0.upto.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn generation(&self) -> u64 {
+        *self.0.generation.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn advance(&self, generation: u64, upto: i64) {
+        let current = self.0.generation.lock().unwrap_or_else(|p| p.into_inner());
+        if *current == generation {
+            self.0.upto.fetch_max(upto, std::sync::atomic::Ordering::AcqRel);
+        }
+    }
+
+    /// The log now ends at `end`: nothing past it is durable, and fsyncs under way do not count.
+    fn truncated(&self, end: i64) {
+        let mut current = self.0.generation.lock().unwrap_or_else(|p| p.into_inner());
+        *current += 1;
+        self.0.upto.fetch_min(end, std::sync::atomic::Ordering::AcqRel);
+    }
+
+    /// Everything up to `end` was made durable by the log itself (a clean close).
+    fn covered(&self, end: i64) {
+        let _writers = self.0.generation.lock().unwrap_or_else(|p| p.into_inner());
+        self.0.upto.fetch_max(end, std::sync::atomic::Ordering::AcqRel);
     }
 }
 
@@ -91,7 +151,7 @@ pub struct PartitionLog {
     producers: ProducerStates,
     /// Where each leader epoch starts (KIP-101).
     epochs: LeaderEpochs,
-    flushed_upto: i64,
+    flushed: Flushed,
     /// Wall-clock time of the first append to the active segment since it was created or opened
     /// (Kafka's segment creation time): the age `segment.ms` measures in the background.
     active_since_ms: Option<i64>,
@@ -115,9 +175,9 @@ impl PartitionLog {
             let entry = entry.map_err(LogError::io(format!("list {}", dir.display())))?;
             let name = entry.file_name();
             let Some(name) = name.to_str() else { continue };
-            if let Some(base) = segment::parse_log_name(name) {
+            if let Some(base) = crate::layout::parse_segment_log_name(name) {
                 bases.push(base);
-            } else if cleaner::is_leftover(name) {
+            } else if crate::layout::is_cleaned_leftover(name) {
                 leftovers.push(entry.path());
             }
         }
@@ -170,13 +230,13 @@ impl PartitionLog {
             log_start_offset,
             producers,
             epochs,
-            flushed_upto: 0,
+            flushed: Flushed::new(0),
             active_since_ms: None,
             poisoned: false,
             retired: false,
             cleaned: None,
         };
-        log.flushed_upto = log.log_end_offset();
+        log.flushed = Flushed::new(log.log_end_offset());
         Ok(log)
     }
 
@@ -318,7 +378,7 @@ impl PartitionLog {
         }
         self.active_mut().write_indexes()?;
         let segment = Segment::create(&self.dir, next)?;
-        sync_dir(&self.dir)?;
+        crate::layout::sync_dir_checked(&self.dir)?;
         self.segments.push(segment);
         self.active_since_ms = None;
         tracing::debug!(dir = %self.dir.display(), base_offset = next, "rolled a new segment");
@@ -560,7 +620,7 @@ impl PartitionLog {
         }
         let interval = self.config.index_interval_bytes as u64;
         let removed = self.active_mut().truncate_to(offset, interval)?;
-        sync_dir(&self.dir)?;
+        crate::layout::sync_dir_checked(&self.dir)?;
         tracing::info!(dir = %self.dir.display(), offset, bytes_in_active_segment = removed, log_end_offset = self.log_end_offset(), "truncated the log");
         self.after_truncation()?;
         Ok(true)
@@ -574,7 +634,7 @@ impl PartitionLog {
             s.delete()?;
         }
         self.segments.push(Segment::create(&self.dir, offset)?);
-        sync_dir(&self.dir)?;
+        crate::layout::sync_dir_checked(&self.dir)?;
         self.log_start_offset = offset;
         self.epochs = LeaderEpochs::default();
         tracing::info!(dir = %self.dir.display(), offset, "emptied the log to start it afresh");
@@ -588,7 +648,7 @@ impl PartitionLog {
         self.epochs.truncate_from_end(end);
         self.epochs.truncate_from_start(self.log_start_offset);
         self.epochs.save(&self.dir)?;
-        self.flushed_upto = self.flushed_upto.min(end);
+        self.flushed.truncated(end);
         self.active_since_ms = None;
         self.cleaned = None;
         Ok(())
@@ -597,13 +657,13 @@ impl PartitionLog {
     /// What an fsync covering every append so far needs.
     pub fn flush_target(&self) -> FlushTarget {
         let upto = self.log_end_offset();
-        let file = if upto > self.flushed_upto { self.active().handle().ok() } else { None };
-        FlushTarget { upto, file }
+        let file = if upto > self.flushed.get() { self.active().handle().ok() } else { None };
+        FlushTarget { upto, file, progress: self.flushed.clone(), generation: self.flushed.generation() }
     }
 
-    /// Notes that a [`FlushTarget`] up to `upto` completed.
-    pub fn mark_flushed(&mut self, upto: i64) {
-        self.flushed_upto = self.flushed_upto.max(upto);
+    /// How far the log is durable, readable without the log's lock.
+    pub fn flushed(&self) -> Flushed {
+        self.flushed.clone()
     }
 
     /// Refuses every later write: an fsync failed and the page cache may have lost data.
@@ -636,7 +696,7 @@ impl PartitionLog {
         active.write_indexes()?;
         self.producers.save(&self.dir)?;
         self.epochs.save(&self.dir)?;
-        self.flushed_upto = self.log_end_offset();
+        self.flushed.covered(self.log_end_offset());
         Ok(())
     }
 }
@@ -652,11 +712,6 @@ fn scan_headers(segments: &[Segment]) -> Result<(ProducerStates, LeaderEpochs)> 
         })?;
     }
     Ok((states, epochs))
-}
-
-/// Makes the directory's entries (creations, renames, removals) durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    File::open(dir).and_then(|d| d.sync_all()).map_err(LogError::io(format!("fsync directory {}", dir.display())))
 }
 
 #[cfg(test)]

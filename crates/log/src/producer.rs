@@ -12,12 +12,11 @@ use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 
 use crate::batch::BatchHeader;
-use crate::segment::write_atomically;
+use crate::layout::{PRODUCER_SNAPSHOT, write_atomically_checked};
 use crate::{LogError, Result};
 
 /// Batches remembered per producer.
 pub const CACHED_BATCHES: usize = 5;
-pub const SNAPSHOT_FILE: &str = "producer.snapshot";
 const SNAPSHOT_HEADER: &str = "fjord producer state v1";
 
 /// Where one batch of a producer landed.
@@ -116,12 +115,12 @@ impl ProducerStates {
                 ));
             }
         }
-        write_atomically(&dir.join(SNAPSHOT_FILE), text.as_bytes())
+        write_atomically_checked(&dir.join(PRODUCER_SNAPSHOT), text.as_bytes())
     }
 
     /// Reads the snapshot file from `dir`; `None` when it is missing or does not parse.
     pub fn load(dir: &Path) -> Option<Self> {
-        let text = std::fs::read_to_string(dir.join(SNAPSHOT_FILE)).ok()?;
+        let text = std::fs::read_to_string(dir.join(PRODUCER_SNAPSHOT)).ok()?;
         let mut lines = text.lines();
         if lines.next()? != SNAPSHOT_HEADER {
             return None;
@@ -147,7 +146,7 @@ impl ProducerStates {
 
     /// Forgets the snapshot file, so that a crash before the next clean close rebuilds instead.
     pub fn discard_snapshot(dir: &Path) {
-        let _ = std::fs::remove_file(dir.join(SNAPSHOT_FILE));
+        let _ = std::fs::remove_file(dir.join(PRODUCER_SNAPSHOT));
     }
 }
 
@@ -269,7 +268,7 @@ mod tests {
         }
         states.save(dir.path()).unwrap();
         assert_eq!(ProducerStates::load(dir.path()), Some(states));
-        std::fs::write(dir.path().join(SNAPSHOT_FILE), "garbage").unwrap();
+        std::fs::write(dir.path().join(PRODUCER_SNAPSHOT), "garbage").unwrap();
         assert_eq!(ProducerStates::load(dir.path()), None);
     }
 }

@@ -21,22 +21,8 @@ use bytes::Bytes;
 
 use crate::batch::{self, BatchHeader, HEADER_LEN};
 use crate::index::{OffsetIndex, TimeIndex};
+use crate::layout::{INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, segment_file_name, write_atomically_checked};
 use crate::{LogError, Result};
-
-pub const LOG_SUFFIX: &str = "log";
-pub const INDEX_SUFFIX: &str = "index";
-pub const TIME_INDEX_SUFFIX: &str = "timeindex";
-
-/// The file name of a segment part: the base offset as 20 digits, then the suffix.
-pub fn file_name(base_offset: i64, suffix: &str) -> String {
-    format!("{base_offset:020}.{suffix}")
-}
-
-/// The base offset of a `.log` file name, if it is one.
-pub fn parse_log_name(name: &str) -> Option<i64> {
-    let digits = name.strip_suffix(".log")?;
-    (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit())).then(|| digits.parse().ok()).flatten()
-}
 
 #[derive(Debug)]
 pub struct Segment {
@@ -59,7 +45,7 @@ pub struct Segment {
 impl Segment {
     /// Creates an empty segment, replacing leftovers of a segment that never held data.
     pub fn create(dir: &Path, base_offset: i64) -> Result<Self> {
-        let path = dir.join(file_name(base_offset, LOG_SUFFIX));
+        let path = dir.join(segment_file_name(base_offset, LOG_SUFFIX));
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -68,7 +54,7 @@ impl Segment {
             .open(&path)
             .map_err(LogError::io(format!("create segment {}", path.display())))?;
         for suffix in [INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
-            remove_if_exists(&dir.join(file_name(base_offset, suffix)))?;
+            remove_if_exists(&dir.join(segment_file_name(base_offset, suffix)))?;
         }
         Ok(Self::empty(dir, base_offset, file))
     }
@@ -94,7 +80,7 @@ impl Segment {
     /// the first bad one and the indexes are rebuilt; otherwise the index files are trusted when
     /// they are intact. Returns the segment and the number of bytes cut off.
     pub fn open(dir: &Path, base_offset: i64, index_interval: u64, recover: bool) -> Result<(Self, u64)> {
-        let path = dir.join(file_name(base_offset, LOG_SUFFIX));
+        let path = dir.join(segment_file_name(base_offset, LOG_SUFFIX));
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -123,7 +109,7 @@ impl Segment {
     /// Loads intact index files and finds the log end by walking the batches after the last
     /// indexed one. False when the files are missing or damaged.
     fn load_indexes(&mut self, len: u64) -> Result<bool> {
-        let read = |suffix| fs::read(self.dir.join(file_name(self.base_offset, suffix))).ok();
+        let read = |suffix| fs::read(self.dir.join(segment_file_name(self.base_offset, suffix))).ok();
         let (Some(offsets), Some(times)) = (read(INDEX_SUFFIX), read(TIME_INDEX_SUFFIX)) else { return Ok(false) };
         let (Some(offsets), Some(times)) = (OffsetIndex::decode(&offsets, len), TimeIndex::decode(&times)) else {
             return Ok(false);
@@ -397,8 +383,14 @@ impl Segment {
             let last = self.relative(self.last_batch_offset);
             self.times.push(self.max_timestamp, last);
         }
-        write_atomically(&self.dir.join(file_name(self.base_offset, INDEX_SUFFIX)), &self.offsets.encode())?;
-        write_atomically(&self.dir.join(file_name(self.base_offset, TIME_INDEX_SUFFIX)), &self.times.encode())?;
+        write_atomically_checked(
+            &self.dir.join(segment_file_name(self.base_offset, INDEX_SUFFIX)),
+            &self.offsets.encode(),
+        )?;
+        write_atomically_checked(
+            &self.dir.join(segment_file_name(self.base_offset, TIME_INDEX_SUFFIX)),
+            &self.times.encode(),
+        )?;
         self.index_dirty = false;
         Ok(())
     }
@@ -406,13 +398,13 @@ impl Segment {
     /// Removes the segment's files.
     pub fn delete(self) -> Result<()> {
         for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
-            remove_if_exists(&self.dir.join(file_name(self.base_offset, suffix)))?;
+            remove_if_exists(&self.dir.join(segment_file_name(self.base_offset, suffix)))?;
         }
         Ok(())
     }
 
     fn log_path(&self) -> PathBuf {
-        self.dir.join(file_name(self.base_offset, LOG_SUFFIX))
+        self.dir.join(segment_file_name(self.base_offset, LOG_SUFFIX))
     }
 
     pub fn base_offset(&self) -> i64 {
@@ -486,18 +478,6 @@ pub(crate) fn remove_if_exists(path: &Path) -> Result<()> {
     }
 }
 
-/// Replaces `path` with `bytes` so that a crash leaves either the old or the new content.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    let write = || -> io::Result<()> {
-        let file = File::create(&tmp)?;
-        file.write_all_at(bytes, 0)?;
-        file.sync_all()?;
-        fs::rename(&tmp, path)
-    };
-    write().map_err(LogError::io(format!("write {}", path.display())))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -509,14 +489,6 @@ mod tests {
         let h = batch::validate(&b).unwrap();
         segment.append(&b, &[(0, h)], 64).unwrap();
         *next = h.last_offset() + 1;
-    }
-
-    #[test]
-    fn names_are_twenty_digits() {
-        assert_eq!(file_name(42, LOG_SUFFIX), "00000000000000000042.log");
-        assert_eq!(parse_log_name("00000000000000000042.log"), Some(42));
-        assert_eq!(parse_log_name("42.log"), None);
-        assert_eq!(parse_log_name("00000000000000000042.index"), None);
     }
 
     #[test]
@@ -560,7 +532,7 @@ mod tests {
         drop(clean);
 
         // A crash mid-append: half a batch at the end.
-        let path = dir.path().join(file_name(10, LOG_SUFFIX));
+        let path = dir.path().join(segment_file_name(10, LOG_SUFFIX));
         let torn = simple(99, 4);
         let file = OpenOptions::new().write(true).open(&path).unwrap();
         file.write_all_at(&torn[..torn.len() / 2], size).unwrap();
@@ -579,7 +551,7 @@ mod tests {
             append(&mut s, &mut next, i, 1);
         }
         let one = simple(0, 1).len() as u64;
-        let path = dir.path().join(file_name(0, LOG_SUFFIX));
+        let path = dir.path().join(segment_file_name(0, LOG_SUFFIX));
         drop(s);
         let file = OpenOptions::new().write(true).open(&path).unwrap();
         file.write_all_at(b"X", one + 70).unwrap();
@@ -598,7 +570,7 @@ mod tests {
         s.write_indexes().unwrap();
         let offsets = s.offsets.clone();
         drop(s);
-        let index = dir.path().join(file_name(0, INDEX_SUFFIX));
+        let index = dir.path().join(segment_file_name(0, INDEX_SUFFIX));
         fs::write(&index, b"torn").unwrap();
         let (s, _) = Segment::open(dir.path(), 0, 64, false).unwrap();
         assert_eq!((s.offsets.clone(), s.next_offset()), (offsets, 30));

@@ -8,6 +8,12 @@ pub enum ProtocolError {
     /// The length prefix announces a frame over `socket.request.max.bytes`.
     #[error("frame of {size} bytes exceeds the limit of {max} bytes (socket.request.max.bytes)")]
     FrameTooLarge { size: usize, max: usize },
+    /// A response's length prefix announces more than the client accepts.
+    #[error("response of {size} bytes exceeds the limit of {max} bytes")]
+    ResponseTooLarge { size: usize, max: usize },
+    /// A response answers another request than the one in flight.
+    #[error("response to request {got} while waiting for request {expected}")]
+    CorrelationMismatch { expected: i32, got: i32 },
     /// The length prefix is negative.
     #[error("invalid frame length {0}")]
     InvalidFrameLength(i32),

@@ -7,9 +7,12 @@
 //! - [`versions`]: the supported-version table that validates requests and builds ApiVersions.
 //! - [`request`]: request header and body decoding into `kafka_protocol` message types.
 //! - [`response`]: response header and body encoding, including the KIP-511 ApiVersions fallback.
+//! - [`client`]: the client side — request frames out, bounded response frames in — for every
+//!   Kafka client inside Fjord (replica fetchers, the operator CLI, the tests).
 //! - [`legacy`]: Produce v0–v2 (old message formats), answered with UNSUPPORTED_FOR_MESSAGE_FORMAT.
 //! - [`error`]: [`ProtocolError`], what can go wrong between bytes and messages.
 
+pub mod client;
 pub mod error;
 pub mod frame;
 pub mod legacy;
@@ -17,6 +20,7 @@ pub mod request;
 pub mod response;
 pub mod versions;
 
+pub use client::ClientCodec;
 pub use error::ProtocolError;
 pub use kafka_protocol;
 pub use request::{Request, decode_request};

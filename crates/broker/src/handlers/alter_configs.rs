@@ -13,12 +13,12 @@ use kafka_protocol::messages::alter_configs_request::AlterConfigsResource;
 use kafka_protocol::messages::alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{AlterConfigsRequest, AlterConfigsResponse, ApiKey};
 
-use super::configs;
+use super::{Client, configs};
 use crate::{Broker, BrokerError};
 
 pub const API: ApiRange = ApiRange { key: ApiKey::AlterConfigs, min: 0, max: 2 };
 
-pub async fn handle(broker: &Broker, _version: i16, request: AlterConfigsRequest) -> AlterConfigsResponse {
+pub async fn handle(broker: &Broker, _version: i16, request: AlterConfigsRequest, _client: &Client) -> AlterConfigsResponse {
     let repeated = configs::duplicates(request.resources.iter().map(|r| (r.resource_type, r.resource_name.as_str())));
     let mut responses = Vec::with_capacity(request.resources.len());
     for (resource, repeated) in request.resources.into_iter().zip(repeated) {
@@ -46,6 +46,11 @@ async fn alter(broker: &Broker, resource: &AlterConfigsResource, validate_only: 
     let overrides: BTreeMap<String, String> =
         resource.configs.iter().filter_map(|c| c.value.as_ref().map(|v| (c.name.to_string(), v.to_string()))).collect();
     configs::store_topic_configs(broker, &topic.name, overrides, validate_only).await
+}
+
+/// The error codes the response carries, one per failed entry (as Kafka counts them).
+pub fn errors(r: &AlterConfigsResponse, see: &mut dyn FnMut(i16)) {
+    r.responses.iter().for_each(|t| see(t.error_code));
 }
 
 #[cfg(test)]
@@ -97,7 +102,7 @@ mod tests {
             "t",
             &[("segment.bytes", Some("4096"))],
         )]);
-        let response = handle(broker, 2, request).await;
+        let response = handle(broker, 2, request, &Client::test()).await;
         assert_eq!(response.responses[0].error_code, 0);
         assert_eq!(response.responses[0].error_message, None);
         let configs = broker.image().topic("t").unwrap().configs.clone();
@@ -109,7 +114,7 @@ mod tests {
             resource(configs::BROKER, "1", &[]),
             resource(configs::TOPIC, "t", &[("retention.ms", None)]),
         ]);
-        let codes: Vec<i16> = handle(broker, 2, request).await.responses.iter().map(|r| r.error_code).collect();
+        let codes: Vec<i16> = handle(broker, 2, request, &Client::test()).await.responses.iter().map(|r| r.error_code).collect();
         assert_eq!(
             codes,
             vec![
@@ -125,7 +130,7 @@ mod tests {
             "t",
             &[("retention.ms", Some("soon"))],
         )]);
-        let response = handle(broker, 2, request).await;
+        let response = handle(broker, 2, request, &Client::test()).await;
         assert_eq!(response.responses[0].error_code, ResponseError::InvalidConfig.code());
         assert!(response.responses[0].error_message.as_deref().unwrap().contains("retention.ms"));
     }

@@ -15,12 +15,12 @@ use kafka_protocol::messages::create_partitions_request::{CreatePartitionsAssign
 use kafka_protocol::messages::create_partitions_response::CreatePartitionsTopicResult;
 use kafka_protocol::messages::{ApiKey, CreatePartitionsRequest, CreatePartitionsResponse};
 
-use super::topic_name;
+use super::{Client, topic_name};
 use crate::{Broker, BrokerError};
 
 pub const API: ApiRange = ApiRange { key: ApiKey::CreatePartitions, min: 0, max: 3 };
 
-pub async fn handle(broker: &Broker, _version: i16, request: CreatePartitionsRequest) -> CreatePartitionsResponse {
+pub async fn handle(broker: &Broker, _version: i16, request: CreatePartitionsRequest, _client: &Client) -> CreatePartitionsResponse {
     let mut copies: HashMap<String, usize> = HashMap::new();
     for topic in &request.topics {
         *copies.entry(topic.name.0.to_string()).or_default() += 1;
@@ -117,6 +117,11 @@ fn check_assignments(
     Ok(())
 }
 
+/// The error codes the response carries, one per failed entry (as Kafka counts them).
+pub fn errors(r: &CreatePartitionsResponse, see: &mut dyn FnMut(i16)) {
+    r.results.iter().for_each(|t| see(t.error_code));
+}
+
 #[cfg(test)]
 mod tests {
     use kafka_protocol::ResponseError;
@@ -159,7 +164,7 @@ mod tests {
             topic("b", 2, None),
             topic("nope", 3, None),
         ]);
-        let response = handle(broker, 3, request).await;
+        let response = handle(broker, 3, request, &Client::test()).await;
         let codes: Vec<i16> = response.results.iter().map(|r| r.error_code).collect();
         assert_eq!(codes, vec![0, ResponseError::InvalidRequest.code(), ResponseError::UnknownTopicOrPartition.code()]);
         assert_eq!(response.results[0].error_message, None);
@@ -171,7 +176,7 @@ mod tests {
             topic("b", 2, None),
             topic("b2", 2, None),
         ]);
-        let response = handle(broker, 3, request).await;
+        let response = handle(broker, 3, request, &Client::test()).await;
         let messages: Vec<Option<&str>> = response.results.iter().map(|r| r.error_message.as_deref()).collect();
         assert_eq!(messages[0], Some("Topic currently has 4 partitions, which is higher than the requested 3."));
         assert_eq!(messages[1], Some("Topic already has 2 partitions."));
@@ -181,13 +186,13 @@ mod tests {
             topic("b", 3, Some(vec![vec![2]])),
             topic("b", 3, None),
         ]);
-        let codes: Vec<i16> = handle(broker, 3, request).await.results.iter().map(|r| r.error_code).collect();
+        let codes: Vec<i16> = handle(broker, 3, request, &Client::test()).await.results.iter().map(|r| r.error_code).collect();
         assert_eq!(codes, vec![ResponseError::InvalidReplicaAssignment.code(), ResponseError::InvalidRequest.code()]);
 
         let request = CreatePartitionsRequest::default()
             .with_validate_only(true)
             .with_topics(vec![topic("a", 6, Some(vec![vec![1], vec![1]])), topic("b", 3, Some(vec![vec![2]]))]);
-        let codes: Vec<i16> = handle(broker, 3, request).await.results.iter().map(|r| r.error_code).collect();
+        let codes: Vec<i16> = handle(broker, 3, request, &Client::test()).await.results.iter().map(|r| r.error_code).collect();
         assert_eq!(codes, vec![0, ResponseError::InvalidReplicaAssignment.code()]);
         assert_eq!(broker.image().topic("a").unwrap().partitions.len(), 4, "validate_only changes nothing");
     }

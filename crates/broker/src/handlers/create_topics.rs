@@ -22,7 +22,7 @@ use kafka_protocol::messages::{ApiKey, CreateTopicsRequest, CreateTopicsResponse
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
-use super::{configs, topic_name};
+use super::{Client, configs, topic_name};
 use crate::error::validate_topic_name;
 use crate::{Broker, BrokerError};
 
@@ -41,7 +41,7 @@ struct Plan {
     configs: BTreeMap<String, String>,
 }
 
-pub async fn handle(broker: &Broker, version: i16, request: CreateTopicsRequest) -> CreateTopicsResponse {
+pub async fn handle(broker: &Broker, version: i16, request: CreateTopicsRequest, _client: &Client) -> CreateTopicsResponse {
     let mut copies: HashMap<String, usize> = HashMap::new();
     for topic in &request.topics {
         *copies.entry(topic.name.0.to_string()).or_default() += 1;
@@ -227,6 +227,11 @@ fn success(broker: &Broker, version: i16, result: CreatableTopicResult, id: Uuid
     result
 }
 
+/// The error codes the response carries, one per failed entry (as Kafka counts them).
+pub fn errors(r: &CreateTopicsResponse, see: &mut dyn FnMut(i16)) {
+    r.topics.iter().for_each(|t| see(t.error_code));
+}
+
 #[cfg(test)]
 mod tests {
     use kafka_protocol::ResponseError;
@@ -269,7 +274,7 @@ mod tests {
             topic("b", 2, 1).with_assignments(vec![assignment(0, &[1])]),
             topic("c", -1, -1).with_assignments(vec![assignment(1, &[1]), assignment(0, &[1])]),
         ]);
-        let response = handle(broker, 7, request).await;
+        let response = handle(broker, 7, request, &Client::test()).await;
         assert_eq!(codes(&response)[1].1, ResponseError::InvalidRequest.code());
         let a = &response.topics[0];
         assert_eq!((a.error_code, a.error_message.as_ref(), a.num_partitions, a.replication_factor), (0, None, 3, 1));
@@ -286,7 +291,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let running = start(dir.path(), &[]).await;
         let broker = &running.broker;
-        let created = handle(broker, 4, CreateTopicsRequest::default().with_topics(vec![topic("x.y", 1, 1)])).await;
+        let created = handle(broker, 4, CreateTopicsRequest::default().with_topics(vec![topic("x.y", 1, 1)]), &Client::test()).await;
         assert_eq!(created.topics[0].error_code, 0);
         let request = CreateTopicsRequest::default().with_topics(vec![
             topic("x.y", 1, 1),
@@ -301,7 +306,7 @@ mod tests {
             topic("who", -1, -1).with_assignments(vec![assignment(0, &[9])]),
             topic("ok", 1, 1),
         ]);
-        let response = handle(broker, 7, request.with_validate_only(true)).await;
+        let response = handle(broker, 7, request.with_validate_only(true), &Client::test()).await;
         let expected = [
             ("x.y", ResponseError::TopicAlreadyExists),
             ("x_y", ResponseError::InvalidTopicException),

@@ -15,6 +15,8 @@ use kafka_protocol::messages::delete_records_request::DeleteRecordsPartition;
 use kafka_protocol::messages::delete_records_response::{DeleteRecordsPartitionResult, DeleteRecordsTopicResult};
 use kafka_protocol::messages::{ApiKey, DeleteRecordsRequest, DeleteRecordsResponse};
 
+
+use super::Client;
 use crate::{Broker, BrokerError};
 
 pub const API: ApiRange = ApiRange { key: ApiKey::DeleteRecords, min: 0, max: 2 };
@@ -22,7 +24,7 @@ pub const API: ApiRange = ApiRange { key: ApiKey::DeleteRecords, min: 0, max: 2 
 /// The offset that stands for the high watermark.
 const HIGH_WATERMARK: i64 = -1;
 
-pub fn handle(broker: &Broker, _version: i16, request: DeleteRecordsRequest) -> DeleteRecordsResponse {
+pub async fn handle(broker: &Broker, _version: i16, request: DeleteRecordsRequest, _client: &Client) -> DeleteRecordsResponse {
     let topics = request
         .topics
         .into_iter()
@@ -62,4 +64,9 @@ fn delete(broker: &Broker, topic: &str, p: &DeleteRecordsPartition) -> Result<i6
     let start = broker.replicas.delete_records(&partition, offset)?;
     tracing::info!(topic, partition = p.partition_index, log_start_offset = start, "deleted records");
     Ok(start)
+}
+
+/// The error codes the response carries, one per failed entry (as Kafka counts them).
+pub fn errors(r: &DeleteRecordsResponse, see: &mut dyn FnMut(i16)) {
+    r.topics.iter().flat_map(|t| &t.partitions).for_each(|p| see(p.error_code));
 }

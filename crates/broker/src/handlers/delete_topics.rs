@@ -12,7 +12,7 @@ use kafka_protocol::messages::delete_topics_response::DeletableTopicResult;
 use kafka_protocol::messages::{ApiKey, DeleteTopicsRequest, DeleteTopicsResponse};
 use uuid::Uuid;
 
-use super::topic_name;
+use super::{Client, topic_name};
 use crate::{Broker, BrokerError};
 
 pub const API: ApiRange = ApiRange { key: ApiKey::DeleteTopics, min: 1, max: 6 };
@@ -30,7 +30,7 @@ enum Target {
     Both,
 }
 
-pub async fn handle(broker: &Broker, version: i16, request: DeleteTopicsRequest) -> DeleteTopicsResponse {
+pub async fn handle(broker: &Broker, version: i16, request: DeleteTopicsRequest, _client: &Client) -> DeleteTopicsResponse {
     let targets: Vec<Target> = if version >= TOPIC_IDS_FROM {
         request.topics.iter().map(target).collect()
     } else {
@@ -109,9 +109,14 @@ async fn delete(broker: &Broker, target: &Target) -> (Option<String>, Uuid, Resu
         tracing::info!(topic = %name, id = %topic.id, "deleted topic");
         // At once here, before the answer; the other brokers' coordinators forget it as the
         // deletion reaches them (`server::follow_metadata`), this one's second pass finds nothing.
-        crate::groups::forget_topic(broker, &name).await;
+        broker.groups.forget_topic(&name).await;
     }
     (Some(name), topic.id, outcome)
+}
+
+/// The error codes the response carries, one per failed entry (as Kafka counts them).
+pub fn errors(r: &DeleteTopicsResponse, see: &mut dyn FnMut(i16)) {
+    r.responses.iter().for_each(|t| see(t.error_code));
 }
 
 #[cfg(test)]
@@ -145,7 +150,7 @@ mod tests {
         assert!(broker.replicas.partition("a", 0).is_some());
 
         let request = DeleteTopicsRequest::default().with_topic_names(vec![topic_name("a"), topic_name("nope")]);
-        let response = handle(broker, 4, request).await;
+        let response = handle(broker, 4, request, &Client::test()).await;
         let codes: Vec<i16> = response.responses.iter().map(|r| r.error_code).collect();
         assert_eq!(codes, vec![0, ResponseError::UnknownTopicOrPartition.code()]);
         assert!(response.responses.iter().all(|r| r.error_message.is_none()), "no messages before v5");
@@ -154,7 +159,7 @@ mod tests {
 
         let by_id = |id: Uuid| DeleteTopicState::default().with_topic_id(id);
         let request = DeleteTopicsRequest::default().with_topics(vec![by_id(b), by_id(Uuid::new_v4())]);
-        let response = handle(broker, 6, request).await;
+        let response = handle(broker, 6, request, &Client::test()).await;
         let r = &response.responses;
         assert_eq!((r[0].error_code, r[0].name.as_ref().map(|n| n.0.as_str()), r[0].topic_id), (0, Some("b"), b));
         assert_eq!(r[1].error_code, ResponseError::UnknownTopicId.code());
@@ -163,7 +168,7 @@ mod tests {
 
         create(broker, "c").await;
         let request = DeleteTopicsRequest::default().with_topic_names(vec![topic_name("c"), topic_name("c")]);
-        let response = handle(broker, 5, request).await;
+        let response = handle(broker, 5, request, &Client::test()).await;
         assert_eq!(response.responses.len(), 1);
         assert_eq!(response.responses[0].error_code, ResponseError::InvalidRequest.code());
         assert!(broker.image().topic("c").is_some());

@@ -11,7 +11,7 @@ use kafka_protocol::messages::describe_cluster_response::DescribeClusterBroker;
 use kafka_protocol::messages::{ApiKey, DescribeClusterRequest, DescribeClusterResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use super::{broker_id, message};
+use super::{Client, broker_id, message};
 use crate::Broker;
 
 pub const API: ApiRange = ApiRange { key: ApiKey::DescribeCluster, min: 0, max: 1 };
@@ -22,7 +22,7 @@ const BROKER_ENDPOINT: i8 = 1;
 /// "Authorized operations were not requested."
 const OPERATIONS_OMITTED: i32 = i32::MIN;
 
-pub fn handle(broker: &Broker, _version: i16, request: DescribeClusterRequest) -> DescribeClusterResponse {
+pub async fn handle(broker: &Broker, _version: i16, request: DescribeClusterRequest, _client: &Client) -> DescribeClusterResponse {
     let response = DescribeClusterResponse::default()
         .with_endpoint_type(BROKER_ENDPOINT)
         .with_cluster_authorized_operations(OPERATIONS_OMITTED);
@@ -58,6 +58,11 @@ pub fn handle(broker: &Broker, _version: i16, request: DescribeClusterRequest) -
         .with_brokers(brokers)
 }
 
+/// The error codes the response carries, one per failed entry (as Kafka counts them).
+pub fn errors(r: &DescribeClusterResponse, see: &mut dyn FnMut(i16)) {
+    see(r.error_code);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,7 +72,7 @@ mod tests {
     async fn lists_the_registered_brokers() {
         let dir = tempfile::tempdir().unwrap();
         let running = start(dir.path(), &[]).await;
-        let response = handle(&running.broker, 1, DescribeClusterRequest::default());
+        let response = handle(&running.broker, 1, DescribeClusterRequest::default(), &Client::test()).await;
         assert_eq!(response.error_code, 0);
         assert_eq!(response.brokers.len(), 1);
         assert_eq!(response.brokers[0].port, i32::from(running.addr.port()));
@@ -75,7 +80,7 @@ mod tests {
         assert!(!response.cluster_id.is_empty());
 
         let controllers = DescribeClusterRequest::default().with_endpoint_type(2);
-        let response = handle(&running.broker, 1, controllers);
+        let response = handle(&running.broker, 1, controllers, &Client::test()).await;
         assert_eq!(response.error_code, ResponseError::MismatchedEndpointType.code());
         assert!(response.brokers.is_empty());
     }

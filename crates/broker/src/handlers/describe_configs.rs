@@ -17,7 +17,7 @@ use kafka_protocol::messages::describe_configs_response::{
 use kafka_protocol::messages::{ApiKey, DescribeConfigsRequest, DescribeConfigsResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use super::configs;
+use super::{Client, configs};
 use crate::config::{PROPERTIES, PropertyDef};
 use crate::error::validate_topic_name;
 use crate::topic_config::{ConfigSource, ConfigType};
@@ -36,7 +36,7 @@ struct Detail {
     documentation: bool,
 }
 
-pub fn handle(broker: &Broker, version: i16, request: DescribeConfigsRequest) -> DescribeConfigsResponse {
+pub async fn handle(broker: &Broker, version: i16, request: DescribeConfigsRequest, _client: &Client) -> DescribeConfigsResponse {
     let detail = Detail {
         version,
         synonyms: request.include_synonyms,
@@ -163,6 +163,11 @@ fn property_type(p: &PropertyDef) -> ConfigType {
     }
 }
 
+/// The error codes the response carries, one per failed entry (as Kafka counts them).
+pub fn errors(r: &DescribeConfigsResponse, see: &mut dyn FnMut(i16)) {
+    r.results.iter().for_each(|t| see(t.error_code));
+}
+
 #[cfg(test)]
 mod tests {
     use kafka_protocol::ResponseError;
@@ -207,7 +212,7 @@ mod tests {
                 resource(configs::BROKER, "7", None),
                 resource(configs::BROKER_LOGGER, "1", None),
             ]);
-        let response = handle(broker, 4, request);
+        let response = handle(broker, 4, request, &Client::test()).await;
         let r = &response.results;
         assert_eq!(r[0].error_code, 0);
         assert_eq!(r[0].error_message, None);
@@ -233,7 +238,7 @@ mod tests {
 
         // v1: no types, no documentation.
         let request = DescribeConfigsRequest::default().with_resources(vec![resource(configs::TOPIC, "t", None)]);
-        let response = handle(broker, 1, request);
+        let response = handle(broker, 1, request, &Client::test()).await;
         let c = &response.results[0].configs[0];
         assert_eq!((c.config_type, c.documentation.is_none(), c.synonyms.is_empty()), (0, true, true));
     }

@@ -7,6 +7,8 @@ use kafka_protocol::messages::describe_groups_response::{DescribedGroup, Describ
 use kafka_protocol::messages::{ApiKey, DescribeGroupsRequest, DescribeGroupsResponse};
 use kafka_protocol::protocol::StrBytes;
 
+
+use super::Client;
 use crate::{Broker, BrokerError};
 
 pub const API: ApiRange = ApiRange { key: ApiKey::DescribeGroups, min: 0, max: 5 };
@@ -14,18 +16,22 @@ pub const API: ApiRange = ApiRange { key: ApiKey::DescribeGroups, min: 0, max: 5
 /// "Authorized operations not requested."
 const NOT_REQUESTED: i32 = i32::MIN;
 
-pub fn handle(broker: &Broker, _version: i16, request: DescribeGroupsRequest) -> DescribeGroupsResponse {
-    let groups = request
-        .groups
-        .iter()
-        .map(|id| {
-            if let Err(e) = crate::groups::check_coordinator(broker, id.as_str()) {
-                return DescribedGroup::default()
-                    .with_group_id(id.clone())
-                    .with_error_code(BrokerError::from(e).error_code())
-                    .with_authorized_operations(NOT_REQUESTED);
+pub async fn handle(broker: &Broker, _version: i16, request: DescribeGroupsRequest, _client: &Client) -> DescribeGroupsResponse {
+    let mut groups = Vec::with_capacity(request.groups.len());
+    for id in &request.groups {
+        let g = match broker.groups.describe(id.as_str()).await {
+            Ok(g) => g,
+            Err(e) => {
+                groups.push(
+                    DescribedGroup::default()
+                        .with_group_id(id.clone())
+                        .with_error_code(BrokerError::from(e).error_code())
+                        .with_authorized_operations(NOT_REQUESTED),
+                );
+                continue;
             }
-            let g = broker.groups.read(|c, _| c.describe(id.as_str()));
+        };
+        groups.push(
             DescribedGroup::default()
                 .with_group_id(id.clone())
                 .with_group_state(StrBytes::from_static_str(g.state.name()))
@@ -45,8 +51,13 @@ pub fn handle(broker: &Broker, _version: i16, request: DescribeGroupsRequest) ->
                                 .with_member_assignment(m.assignment)
                         })
                         .collect(),
-                )
-        })
-        .collect();
+                ),
+        );
+    }
     DescribeGroupsResponse::default().with_groups(groups)
+}
+
+/// The error codes the response carries, one per failed entry (as Kafka counts them).
+pub fn errors(r: &DescribeGroupsResponse, see: &mut dyn FnMut(i16)) {
+    r.groups.iter().for_each(|g| see(g.error_code));
 }

@@ -21,7 +21,7 @@ use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, Partition
 use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse};
 use tokio::time::Instant;
 
-use super::topic_name;
+use super::{Client, topic_name};
 use crate::replica::{Partition, ReadLimit};
 use crate::{Broker, BrokerError};
 
@@ -34,7 +34,7 @@ const TOPIC_IDS_FROM: i16 = 13;
 /// `fetch.max.bytes` default, 55 MiB); KIP-74's one whole batch may still exceed it.
 const FETCH_MAX_BYTES: usize = 55 * 1024 * 1024;
 
-pub async fn handle(broker: &Broker, version: i16, request: FetchRequest) -> FetchResponse {
+pub async fn handle(broker: &Broker, version: i16, request: FetchRequest, _client: &Client) -> FetchResponse {
     if request.session_id != 0 {
         let e = BrokerError::FetchSessionIdNotFound(request.session_id);
         return FetchResponse::default().with_error_code(e.error_code());
@@ -191,4 +191,10 @@ fn partition_data(index: i32, hw: i64, log_start: i64) -> PartitionData {
         .with_log_start_offset(log_start)
         .with_aborted_transactions(None)
         .with_records(Some(Bytes::new()))
+}
+
+/// The error codes the response carries, one per failed entry (as Kafka counts them).
+pub fn errors(r: &FetchResponse, see: &mut dyn FnMut(i16)) {
+    see(r.error_code);
+    r.responses.iter().flat_map(|t| &t.partitions).for_each(|p| see(p.error_code));
 }

@@ -9,7 +9,7 @@ use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{ApiKey, FindCoordinatorRequest, FindCoordinatorResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use super::{broker_id, message};
+use super::{Client, broker_id, message};
 use crate::Broker;
 
 pub const API: ApiRange = ApiRange { key: ApiKey::FindCoordinator, min: 0, max: 4 };
@@ -18,11 +18,11 @@ pub const API: ApiRange = ApiRange { key: ApiKey::FindCoordinator, min: 0, max: 
 const BATCHED_FROM: i16 = 4;
 const GROUP_KEY: i8 = 0;
 
-pub async fn handle(broker: &Broker, version: i16, request: FindCoordinatorRequest) -> FindCoordinatorResponse {
+pub async fn handle(broker: &Broker, version: i16, request: FindCoordinatorRequest, _client: &Client) -> FindCoordinatorResponse {
     let keys: Vec<StrBytes> =
         if version >= BATCHED_FROM { request.coordinator_keys.clone() } else { vec![request.key.clone()] };
     let ready = if request.key_type == GROUP_KEY {
-        crate::groups::ensure_topic(broker).await.map_err(|e| e.to_string())
+        broker.groups.ensure_topic().await.map_err(|e| e.to_string())
     } else {
         Err("transaction coordinators are not available: transactions are not supported".to_string())
     };
@@ -30,7 +30,7 @@ pub async fn handle(broker: &Broker, version: i16, request: FindCoordinatorReque
         .into_iter()
         .map(|key| {
             let found = ready.clone().and_then(|()| {
-                crate::groups::coordinator_of(broker, key.as_str())
+                broker.groups.coordinator_of(key.as_str())
                     .ok_or_else(|| "the group's __consumer_offsets partition has no live leader".to_string())
             });
             let c = Coordinator::default().with_key(key);
@@ -58,4 +58,11 @@ pub async fn handle(broker: &Broker, version: i16, request: FindCoordinatorReque
         .with_node_id(c.node_id)
         .with_host(c.host)
         .with_port(c.port)
+}
+
+/// The error codes the response carries, one per failed entry (as Kafka counts them).
+pub fn errors(r: &FindCoordinatorResponse, see: &mut dyn FnMut(i16)) {
+    // v0–3 answer at the top level, v4+ per key; the other place holds zero.
+    see(r.error_code);
+    r.coordinators.iter().for_each(|c| see(c.error_code));
 }

@@ -15,7 +15,7 @@ use kafka_protocol::messages::incremental_alter_configs_request::{AlterConfigsRe
 use kafka_protocol::messages::incremental_alter_configs_response::AlterConfigsResourceResponse;
 use kafka_protocol::messages::{ApiKey, IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse};
 
-use super::configs;
+use super::{Client, configs};
 use crate::topic_config::{self, ConfigType, TopicDefaults};
 use crate::{Broker, BrokerError};
 
@@ -27,11 +27,7 @@ const DELETE: i8 = 1;
 const APPEND: i8 = 2;
 const SUBTRACT: i8 = 3;
 
-pub async fn handle(
-    broker: &Broker,
-    _version: i16,
-    request: IncrementalAlterConfigsRequest,
-) -> IncrementalAlterConfigsResponse {
+pub async fn handle(broker: &Broker, _version: i16, request: IncrementalAlterConfigsRequest, _client: &Client) -> IncrementalAlterConfigsResponse {
     let repeated = configs::duplicates(request.resources.iter().map(|r| (r.resource_type, r.resource_name.as_str())));
     let mut responses = Vec::with_capacity(request.resources.len());
     for (resource, repeated) in request.resources.into_iter().zip(repeated) {
@@ -115,6 +111,11 @@ fn list(value: &str) -> Vec<&str> {
     value.split(',').map(str::trim).filter(|v| !v.is_empty()).collect()
 }
 
+/// The error codes the response carries, one per failed entry (as Kafka counts them).
+pub fn errors(r: &IncrementalAlterConfigsResponse, see: &mut dyn FnMut(i16)) {
+    r.responses.iter().for_each(|t| see(t.error_code));
+}
+
 #[cfg(test)]
 mod tests {
     use kafka_protocol::ResponseError;
@@ -137,7 +138,7 @@ mod tests {
 
     #[test]
     fn operations_follow_kafka() {
-        let defaults = TopicDefaults::from_broker(&BrokerConfig::embedded_default()).unwrap();
+        let defaults = BrokerConfig::embedded_default().topic_defaults().unwrap();
         let start = map(&[("retention.ms", "1000"), ("segment.bytes", "4096")]);
         let ops = [
             op("retention.ms", DELETE, None),
@@ -186,7 +187,7 @@ mod tests {
             SET,
             Some("4096"),
         )])]);
-        let response = handle(broker, 1, request).await;
+        let response = handle(broker, 1, request, &Client::test()).await;
         assert_eq!(response.responses[0].error_code, 0);
         assert_eq!(
             broker.image().topic("t").unwrap().configs,
@@ -196,7 +197,7 @@ mod tests {
         let request = IncrementalAlterConfigsRequest::default()
             .with_validate_only(true)
             .with_resources(vec![resource(vec![op("retention.ms", DELETE, None)])]);
-        assert_eq!(handle(broker, 1, request).await.responses[0].error_code, 0);
+        assert_eq!(handle(broker, 1, request, &Client::test()).await.responses[0].error_code, 0);
         assert!(broker.image().topic("t").unwrap().configs.contains_key("retention.ms"));
 
         let request = IncrementalAlterConfigsRequest::default().with_resources(vec![resource(vec![op(
@@ -204,7 +205,7 @@ mod tests {
             SET,
             Some("1"),
         )])]);
-        let response = handle(broker, 1, request).await;
+        let response = handle(broker, 1, request, &Client::test()).await;
         assert_eq!(response.responses[0].error_code, ResponseError::InvalidConfig.code());
 
         let request = IncrementalAlterConfigsRequest::default().with_resources(vec![resource(vec![op(
@@ -212,6 +213,6 @@ mod tests {
             SET,
             None,
         )])]);
-        assert_eq!(handle(broker, 1, request).await.responses[0].error_code, ResponseError::InvalidRequest.code());
+        assert_eq!(handle(broker, 1, request, &Client::test()).await.responses[0].error_code, ResponseError::InvalidRequest.code());
     }
 }

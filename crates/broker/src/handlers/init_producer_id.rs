@@ -9,6 +9,8 @@
 use fjord_protocol::ApiRange;
 use kafka_protocol::messages::{ApiKey, InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 
+
+use super::Client;
 use crate::{Broker, BrokerError};
 
 pub const API: ApiRange = ApiRange { key: ApiKey::InitProducerId, min: 0, max: 5 };
@@ -17,7 +19,7 @@ pub const API: ApiRange = ApiRange { key: ApiKey::InitProducerId, min: 0, max: 5
 const NO_PRODUCER_ID: i64 = -1;
 const NO_EPOCH: i16 = -1;
 
-pub async fn handle(broker: &Broker, _version: i16, request: InitProducerIdRequest) -> InitProducerIdResponse {
+pub async fn handle(broker: &Broker, _version: i16, request: InitProducerIdRequest, _client: &Client) -> InitProducerIdResponse {
     match init(broker, &request).await {
         Ok(id) => InitProducerIdResponse::default().with_producer_id(ProducerId(id)).with_producer_epoch(0),
         Err(e) => InitProducerIdResponse::default()
@@ -46,6 +48,11 @@ async fn init(broker: &Broker, request: &InitProducerIdRequest) -> Result<i64, B
     Ok(id)
 }
 
+/// The error codes the response carries, one per failed entry (as Kafka counts them).
+pub fn errors(r: &InitProducerIdResponse, see: &mut dyn FnMut(i16)) {
+    see(r.error_code);
+}
+
 #[cfg(test)]
 mod tests {
     use kafka_protocol::ResponseError;
@@ -61,20 +68,20 @@ mod tests {
         let running = start(dir.path(), &[]).await;
         let broker = &running.broker;
         let idempotent = || InitProducerIdRequest::default().with_transactional_id(None);
-        let first = handle(broker, 4, idempotent()).await;
+        let first = handle(broker, 4, idempotent(), &Client::test()).await;
         assert_eq!((first.error_code, first.producer_epoch), (0, 0));
         let bump = idempotent().with_producer_id(first.producer_id).with_producer_epoch(0);
-        let second = handle(broker, 4, bump).await;
+        let second = handle(broker, 4, bump, &Client::test()).await;
         assert_eq!(second.error_code, 0);
         assert_ne!(second.producer_id, first.producer_id);
 
         let half = idempotent().with_producer_id(first.producer_id);
-        let refused = handle(broker, 4, half).await;
+        let refused = handle(broker, 4, half, &Client::test()).await;
         assert_eq!(refused.error_code, ResponseError::InvalidRequest.code());
 
         let txn = InitProducerIdRequest::default()
             .with_transactional_id(Some(TransactionalId(StrBytes::from_static_str("t"))));
-        let refused = handle(broker, 4, txn).await;
+        let refused = handle(broker, 4, txn, &Client::test()).await;
         assert_ne!(refused.error_code, 0);
         assert_eq!((refused.producer_id.0, refused.producer_epoch), (-1, -1));
     }

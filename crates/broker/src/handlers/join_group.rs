@@ -42,7 +42,7 @@ pub async fn handle(broker: &Broker, version: i16, request: JoinGroupRequest, cl
         require_known_member_id: version >= MEMBER_ID_REQUIRED_FROM,
     };
     let no_protocol = if version >= NULLABLE_PROTOCOL_FROM { None } else { Some(StrBytes::default()) };
-    match crate::groups::join(broker, req).await {
+    match broker.groups.join(req).await {
         Ok(j) => JoinGroupResponse::default()
             .with_generation_id(j.generation_id)
             .with_protocol_type(j.protocol_type.map(StrBytes::from_string))
@@ -66,4 +66,9 @@ pub async fn handle(broker: &Broker, version: i16, request: JoinGroupRequest, cl
             .with_protocol_name(no_protocol)
             .with_member_id(StrBytes::from_string(member_id)),
     }
+}
+
+/// The error codes the response carries, one per failed entry (as Kafka counts them).
+pub fn errors(r: &JoinGroupResponse, see: &mut dyn FnMut(i16)) {
+    see(r.error_code);
 }

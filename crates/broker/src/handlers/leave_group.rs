@@ -7,6 +7,8 @@ use kafka_protocol::messages::leave_group_response::MemberResponse;
 use kafka_protocol::messages::{ApiKey, LeaveGroupRequest, LeaveGroupResponse};
 use kafka_protocol::protocol::StrBytes;
 
+
+use super::Client;
 use crate::{Broker, BrokerError};
 
 pub const API: ApiRange = ApiRange { key: ApiKey::LeaveGroup, min: 0, max: 5 };
@@ -14,7 +16,7 @@ pub const API: ApiRange = ApiRange { key: ApiKey::LeaveGroup, min: 0, max: 5 };
 /// First version that lists members.
 const MEMBERS_FROM: i16 = 3;
 
-pub async fn handle(broker: &Broker, version: i16, request: LeaveGroupRequest) -> LeaveGroupResponse {
+pub async fn handle(broker: &Broker, version: i16, request: LeaveGroupRequest, _client: &Client) -> LeaveGroupResponse {
     let leaving: Vec<LeavingMember> = if version >= MEMBERS_FROM {
         request
             .members
@@ -27,7 +29,7 @@ pub async fn handle(broker: &Broker, version: i16, request: LeaveGroupRequest) -
     } else {
         vec![LeavingMember { member_id: request.member_id.to_string(), group_instance_id: None }]
     };
-    let outcomes = match crate::groups::leave(broker, request.group_id.as_str(), leaving.clone()).await {
+    let outcomes = match broker.groups.leave(request.group_id.as_str(), leaving.clone()).await {
         Reply::Leave(Ok(outcomes)) => outcomes,
         Reply::Leave(Err(e @ GroupError::NotCoordinator(_))) => {
             return LeaveGroupResponse::default().with_error_code(BrokerError::from(e).error_code());
@@ -49,4 +51,10 @@ pub async fn handle(broker: &Broker, version: i16, request: LeaveGroupRequest) -
         })
         .collect();
     LeaveGroupResponse::default().with_members(members)
+}
+
+/// The error codes the response carries, one per failed entry (as Kafka counts them).
+pub fn errors(r: &LeaveGroupResponse, see: &mut dyn FnMut(i16)) {
+    see(r.error_code);
+    r.members.iter().for_each(|m| see(m.error_code));
 }

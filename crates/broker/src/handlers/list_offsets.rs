@@ -15,6 +15,8 @@ use kafka_protocol::messages::list_offsets_request::ListOffsetsPartition;
 use kafka_protocol::messages::list_offsets_response::{ListOffsetsPartitionResponse, ListOffsetsTopicResponse};
 use kafka_protocol::messages::{ApiKey, ListOffsetsRequest, ListOffsetsResponse};
 
+
+use super::Client;
 use crate::{Broker, BrokerError};
 
 pub const API: ApiRange = ApiRange { key: ApiKey::ListOffsets, min: 1, max: 8 };
@@ -34,7 +36,7 @@ struct Found {
     any: bool,
 }
 
-pub fn handle(broker: &Broker, version: i16, request: ListOffsetsRequest) -> ListOffsetsResponse {
+pub async fn handle(broker: &Broker, version: i16, request: ListOffsetsRequest, _client: &Client) -> ListOffsetsResponse {
     let mut copies: HashMap<(&str, i32), usize> = HashMap::new();
     for topic in &request.topics {
         for p in &topic.partitions {
@@ -96,4 +98,9 @@ fn lookup(broker: &Broker, topic: &str, p: &ListOffsetsPartition) -> Result<(Fou
         }
     };
     Ok((found, partition.leader_epoch()))
+}
+
+/// The error codes the response carries, one per failed entry (as Kafka counts them).
+pub fn errors(r: &ListOffsetsResponse, see: &mut dyn FnMut(i16)) {
+    r.topics.iter().flat_map(|t| &t.partitions).for_each(|p| see(p.error_code));
 }

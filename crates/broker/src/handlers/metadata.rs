@@ -18,7 +18,7 @@ use kafka_protocol::messages::{ApiKey, MetadataRequest, MetadataResponse};
 use kafka_protocol::protocol::StrBytes;
 use uuid::Uuid;
 
-use super::{broker_id, topic_name};
+use super::{Client, broker_id, topic_name};
 use crate::error::validate_topic_name;
 use crate::{Broker, BrokerError};
 
@@ -27,7 +27,7 @@ pub const API: ApiRange = ApiRange { key: ApiKey::Metadata, min: 0, max: 12 };
 /// "Authorized operations were not requested."
 const OPERATIONS_OMITTED: i32 = i32::MIN;
 
-pub async fn handle(broker: &Broker, version: i16, request: MetadataRequest) -> MetadataResponse {
+pub async fn handle(broker: &Broker, version: i16, request: MetadataRequest, _client: &Client) -> MetadataResponse {
     let all_topics = match &request.topics {
         None => true,
         Some(t) => t.is_empty() && version == 0,
@@ -131,4 +131,12 @@ fn error_topic(name: Option<String>, id: Uuid, error: ResponseError) -> Metadata
         .with_name(name.map(|n| topic_name(&n)))
         .with_topic_id(id)
         .with_topic_authorized_operations(OPERATIONS_OMITTED)
+}
+
+/// The error codes the response carries, one per failed entry (as Kafka counts them).
+pub fn errors(r: &MetadataResponse, see: &mut dyn FnMut(i16)) {
+    for t in &r.topics {
+        see(t.error_code);
+        t.partitions.iter().for_each(|p| see(p.error_code));
+    }
 }

@@ -10,6 +10,8 @@ use kafka_protocol::ResponseError;
 use kafka_protocol::messages::offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
 use kafka_protocol::messages::{ApiKey, OffsetCommitRequest, OffsetCommitResponse};
 
+
+use super::Client;
 use crate::replica::now_ms;
 use crate::{Broker, BrokerError};
 
@@ -18,7 +20,7 @@ pub const API: ApiRange = ApiRange { key: ApiKey::OffsetCommit, min: 2, max: 8 }
 /// Kafka's `offset.metadata.max.bytes` default.
 const MAX_METADATA_BYTES: usize = 4096;
 
-pub async fn handle(broker: &Broker, _version: i16, request: OffsetCommitRequest) -> OffsetCommitResponse {
+pub async fn handle(broker: &Broker, _version: i16, request: OffsetCommitRequest, _client: &Client) -> OffsetCommitResponse {
     let image = broker.image();
     let now = now_ms();
     // Per partition: a refusal decided here, or an offset to commit.
@@ -53,7 +55,7 @@ pub async fn handle(broker: &Broker, _version: i16, request: OffsetCommitRequest
         member_id: request.member_id.to_string(),
         group_instance_id: request.group_instance_id.as_ref().map(|s| s.to_string()),
     };
-    let outcome = if entries.is_empty() { Ok(()) } else { crate::groups::commit(broker, &req, entries).await };
+    let outcome = if entries.is_empty() { Ok(()) } else { broker.groups.commit(&req, entries).await };
     let shared = outcome.err().map_or(0, |e: BrokerError| e.error_code());
     let topics = request
         .topics
@@ -73,4 +75,9 @@ pub async fn handle(broker: &Broker, _version: i16, request: OffsetCommitRequest
         })
         .collect();
     OffsetCommitResponse::default().with_topics(topics)
+}
+
+/// The error codes the response carries, one per failed entry (as Kafka counts them).
+pub fn errors(r: &OffsetCommitResponse, see: &mut dyn FnMut(i16)) {
+    r.topics.iter().flat_map(|t| &t.partitions).for_each(|p| see(p.error_code));
 }

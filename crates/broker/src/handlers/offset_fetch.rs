@@ -2,6 +2,7 @@
 //! when topics is null (v2+). v8+ asks for several groups at once. Partitions without a commit
 //! answer offset -1, as Kafka does.
 
+use fjord_group::GroupError;
 use fjord_group::offsets::{Committed, OffsetStore};
 use fjord_protocol::ApiRange;
 use kafka_protocol::messages::offset_fetch_response::{
@@ -11,7 +12,7 @@ use kafka_protocol::messages::offset_fetch_response::{
 use kafka_protocol::messages::{ApiKey, OffsetFetchRequest, OffsetFetchResponse};
 use kafka_protocol::protocol::StrBytes;
 
-use super::topic_name;
+use super::{Client, topic_name};
 use crate::{Broker, BrokerError};
 
 pub const API: ApiRange = ApiRange { key: ApiKey::OffsetFetch, min: 1, max: 8 };
@@ -20,24 +21,28 @@ pub const API: ApiRange = ApiRange { key: ApiKey::OffsetFetch, min: 1, max: 8 };
 const GROUPS_FROM: i16 = 8;
 
 /// One partition's answer: (partition, offset, leader epoch, metadata).
-type Answer = (i32, i64, i32, String);
+type Found = (i32, i64, i32, String);
 
-pub fn handle(broker: &Broker, version: i16, request: OffsetFetchRequest) -> OffsetFetchResponse {
+pub async fn handle(broker: &Broker, version: i16, request: OffsetFetchRequest, _client: &Client) -> OffsetFetchResponse {
     if version >= GROUPS_FROM {
-        let groups = request
-            .groups
-            .iter()
-            .map(|g| {
-                if let Err(e) = crate::groups::check_coordinator(broker, g.group_id.as_str()) {
-                    return OffsetFetchResponseGroup::default()
-                        .with_group_id(g.group_id.clone())
-                        .with_error_code(BrokerError::from(e).error_code());
+        let mut groups = Vec::with_capacity(request.groups.len());
+        for g in &request.groups {
+            let wanted = g
+                .topics
+                .as_ref()
+                .map(|ts| ts.iter().map(|t| (t.name.to_string(), t.partition_indexes.clone())).collect::<Vec<_>>());
+            let found = match lookup(broker, g.group_id.as_str(), wanted).await {
+                Ok(found) => found,
+                Err(e) => {
+                    groups.push(
+                        OffsetFetchResponseGroup::default()
+                            .with_group_id(g.group_id.clone())
+                            .with_error_code(BrokerError::from(e).error_code()),
+                    );
+                    continue;
                 }
-                let wanted = g
-                    .topics
-                    .as_ref()
-                    .map(|ts| ts.iter().map(|t| (t.name.to_string(), t.partition_indexes.clone())).collect::<Vec<_>>());
-                let topics = lookup(broker, g.group_id.as_str(), wanted)
+            };
+            let topics = found
                     .into_iter()
                     .map(|(name, partitions)| {
                         OffsetFetchResponseTopics::default().with_name(topic_name(&name)).with_partitions(
@@ -54,19 +59,19 @@ pub fn handle(broker: &Broker, version: i16, request: OffsetFetchRequest) -> Off
                         )
                     })
                     .collect();
-                OffsetFetchResponseGroup::default().with_group_id(g.group_id.clone()).with_topics(topics)
-            })
-            .collect();
+            groups.push(OffsetFetchResponseGroup::default().with_group_id(g.group_id.clone()).with_topics(topics));
+        }
         return OffsetFetchResponse::default().with_groups(groups);
-    }
-    if let Err(e) = crate::groups::check_coordinator(broker, request.group_id.as_str()) {
-        return OffsetFetchResponse::default().with_error_code(BrokerError::from(e).error_code());
     }
     let wanted = request
         .topics
         .as_ref()
         .map(|ts| ts.iter().map(|t| (t.name.to_string(), t.partition_indexes.clone())).collect::<Vec<_>>());
-    let topics = lookup(broker, request.group_id.as_str(), wanted)
+    let found = match lookup(broker, request.group_id.as_str(), wanted).await {
+        Ok(found) => found,
+        Err(e) => return OffsetFetchResponse::default().with_error_code(BrokerError::from(e).error_code()),
+    };
+    let topics = found
         .into_iter()
         .map(|(name, partitions)| {
             OffsetFetchResponseTopic::default().with_name(topic_name(&name)).with_partitions(
@@ -87,12 +92,16 @@ pub fn handle(broker: &Broker, version: i16, request: OffsetFetchRequest) -> Off
 }
 
 /// The committed offsets asked for (`None`: every committed partition of the group), by topic.
-fn lookup(broker: &Broker, group: &str, wanted: Option<Vec<(String, Vec<i32>)>>) -> Vec<(String, Vec<Answer>)> {
+async fn lookup(
+    broker: &Broker,
+    group: &str,
+    wanted: Option<Vec<(String, Vec<i32>)>>,
+) -> Result<Vec<(String, Vec<Found>)>, GroupError> {
     let answer = |index: i32, c: Option<&Committed>| match c {
         Some(c) => (index, c.offset, c.leader_epoch, c.metadata.clone()),
         None => (index, -1, -1, String::new()),
     };
-    broker.groups.read(|_, offsets: &OffsetStore| match wanted {
+    broker.groups.offsets(group, |offsets: &OffsetStore| match wanted {
         Some(topics) => topics
             .into_iter()
             .map(|(name, partitions)| {
@@ -101,7 +110,7 @@ fn lookup(broker: &Broker, group: &str, wanted: Option<Vec<(String, Vec<i32>)>>)
             })
             .collect(),
         None => {
-            let mut by_topic: Vec<(String, Vec<Answer>)> = Vec::new();
+            let mut by_topic: Vec<(String, Vec<Found>)> = Vec::new();
             for (topic, partition, c) in offsets.all(group) {
                 match by_topic.last_mut() {
                     Some((t, answers)) if t == topic => answers.push(answer(partition, Some(c))),
@@ -111,4 +120,15 @@ fn lookup(broker: &Broker, group: &str, wanted: Option<Vec<(String, Vec<i32>)>>)
             by_topic
         }
     })
+    .await
+}
+
+/// The error codes the response carries, one per failed entry (as Kafka counts them).
+pub fn errors(r: &OffsetFetchResponse, see: &mut dyn FnMut(i16)) {
+    see(r.error_code);
+    r.topics.iter().flat_map(|t| &t.partitions).for_each(|p| see(p.error_code));
+    for g in &r.groups {
+        see(g.error_code);
+        g.topics.iter().flat_map(|t| &t.partitions).for_each(|p| see(p.error_code));
+    }
 }

@@ -9,11 +9,13 @@ use kafka_protocol::messages::offset_for_leader_epoch_request::OffsetForLeaderPa
 use kafka_protocol::messages::offset_for_leader_epoch_response::{EpochEndOffset, OffsetForLeaderTopicResult};
 use kafka_protocol::messages::{ApiKey, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse};
 
+
+use super::Client;
 use crate::{Broker, BrokerError};
 
 pub const API: ApiRange = ApiRange { key: ApiKey::OffsetForLeaderEpoch, min: 2, max: 4 };
 
-pub fn handle(broker: &Broker, _version: i16, request: OffsetForLeaderEpochRequest) -> OffsetForLeaderEpochResponse {
+pub async fn handle(broker: &Broker, _version: i16, request: OffsetForLeaderEpochRequest, _client: &Client) -> OffsetForLeaderEpochResponse {
     let topics = request
         .topics
         .iter()
@@ -41,4 +43,9 @@ fn end_offset(broker: &Broker, topic: &str, p: &OffsetForLeaderPartition) -> Res
     let partition = broker.leader_partition(topic, p.partition)?;
     partition.check_leader_epoch(p.current_leader_epoch)?;
     Ok(partition.log().end_offset_for_epoch(p.leader_epoch))
+}
+
+/// The error codes the response carries, one per failed entry (as Kafka counts them).
+pub fn errors(r: &OffsetForLeaderEpochResponse, see: &mut dyn FnMut(i16)) {
+    r.topics.iter().flat_map(|t| &t.partitions).for_each(|p| see(p.error_code));
 }

@@ -14,16 +14,16 @@ use std::time::Duration;
 
 use fjord_protocol::ApiRange;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
-use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse, ResponseKind};
+use kafka_protocol::messages::{ApiKey, ProduceRequest, ProduceResponse};
 use tokio::task::JoinSet;
 
-use super::{Reply, message, topic_name};
+use super::{Answer, Client, message, topic_name};
 use crate::replica::{Partition, now_ms};
 use crate::{Broker, BrokerError};
 
 pub const API: ApiRange = ApiRange { key: ApiKey::Produce, min: 0, max: 11 };
 
-pub async fn handle(broker: &Broker, _version: i16, request: ProduceRequest) -> Reply {
+pub async fn handle(broker: &Broker, _version: i16, request: ProduceRequest, _client: &Client) -> Answer<ProduceResponse> {
     let acks = request.acks;
     let timeout = Duration::from_millis(request.timeout_ms.max(0) as u64);
     let transactional = request.transactional_id.is_some();
@@ -75,8 +75,8 @@ pub async fn handle(broker: &Broker, _version: i16, request: ProduceRequest) -> 
     if acks == 0 {
         let failed = responses.iter().flat_map(|t| &t.partition_responses).find(|p| p.error_code != 0);
         return match failed {
-            None => Reply::Silent,
-            Some(p) => Reply::Close(format!(
+            None => Answer::Silent,
+            Some(p) => Answer::Close(format!(
                 "acks=0 produce failed with error {}: {}",
                 p.error_code,
                 p.error_message.as_deref().unwrap_or_default()
@@ -89,14 +89,7 @@ pub async fn handle(broker: &Broker, _version: i16, request: ProduceRequest) -> 
         let mut unconfirmed: HashSet<(usize, usize)> = to_sync.iter().map(|(t, i, _, _)| (*t, *i)).collect();
         let fsync = broker.config.flush_every_ack;
         for (t, i, partition, upto) in to_sync {
-            syncs.spawn(async move {
-                let synced = if fsync { partition.sync_to(upto).await } else { Ok(()) };
-                let replicated = match synced {
-                    Ok(()) => partition.wait_replicated(upto, timeout).await,
-                    Err(e) => Err(e),
-                };
-                (t, i, replicated)
-            });
+            syncs.spawn(async move { (t, i, partition.commit(upto, fsync, timeout).await) });
         }
         while let Some(joined) = syncs.join_next().await {
             let Ok((t, i, result)) = joined else { continue };
@@ -109,11 +102,11 @@ pub async fn handle(broker: &Broker, _version: i16, request: ProduceRequest) -> 
         for (t, i) in unconfirmed {
             fail(
                 &mut responses[t].partition_responses[i],
-                &BrokerError::Storage("the acknowledgement task failed".into()),
+                &BrokerError::Internal("the acknowledgement task failed".into()),
             );
         }
     }
-    Reply::Respond(Box::new(ResponseKind::Produce(ProduceResponse::default().with_responses(responses))))
+    Answer::Respond(ProduceResponse::default().with_responses(responses))
 }
 
 fn append(
@@ -143,4 +136,9 @@ fn fail(response: &mut PartitionProduceResponse, e: &BrokerError) {
     response.error_code = e.error_code();
     response.base_offset = -1;
     response.error_message = message(e.to_string());
+}
+
+/// The error codes the response carries, one per failed entry (as Kafka counts them).
+pub fn errors(r: &ProduceResponse, see: &mut dyn FnMut(i16)) {
+    r.responses.iter().flat_map(|t| &t.partition_responses).for_each(|p| see(p.error_code));
 }

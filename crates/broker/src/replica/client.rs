@@ -1,23 +1,77 @@
-//! [`PeerClient`]: the Kafka-protocol connection a follower keeps to a partition leader — the
-//! same framing and messages as any client, one request in flight at a time.
+//! [`PeerClient`]: the Kafka-protocol connection a follower keeps to a partition leader, and the
+//! only module below the handlers that speaks Kafka messages: it turns the fetcher's questions
+//! (fetch these partitions from these offsets; where does this epoch end) into Fetch v12 and
+//! OffsetForLeaderEpoch v4 requests, and their answers back into plain values. Framing is
+//! [`ClientCodec`]'s, one request in flight at a time.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
-use kafka_protocol::messages::{RequestHeader, ResponseHeader};
-use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion, Request, StrBytes};
+use bytes::Bytes;
+use fjord_protocol::ClientCodec;
+use kafka_protocol::ResponseError;
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::offset_for_leader_epoch_request::{OffsetForLeaderPartition, OffsetForLeaderTopic};
+use kafka_protocol::messages::{
+    ApiKey, BrokerId, FetchRequest, FetchResponse, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse, TopicName,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// Fetch and OffsetForLeaderEpoch versions a follower speaks (both flexible, names not ids).
+const FETCH_VERSION: i16 = 12;
+const EPOCH_VERSION: i16 = 4;
 /// The largest response a follower accepts (a fetch is bounded well below this).
 const MAX_RESPONSE: usize = 256 * 1024 * 1024;
+/// The most record bytes one fetch response may carry (Kafka's `replica.fetch.response.max.bytes`).
+const RESPONSE_MAX_BYTES: i32 = 10 * 1024 * 1024;
+
+/// One partition to fetch: where the follower stands.
+#[derive(Debug, Clone)]
+pub struct FetchFrom {
+    pub topic: String,
+    pub partition: i32,
+    pub leader_epoch: i32,
+    pub fetch_offset: i64,
+    pub log_start_offset: i64,
+}
+
+/// The leader's answer for one fetched partition.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    pub topic: String,
+    pub partition: i32,
+    pub error: Option<ResponseError>,
+    pub high_watermark: i64,
+    pub log_start_offset: i64,
+    pub records: Bytes,
+}
+
+/// One partition whose epoch's end to ask for.
+#[derive(Debug, Clone)]
+pub struct EpochQuery {
+    pub topic: String,
+    pub partition: i32,
+    pub current_leader_epoch: i32,
+    pub epoch: i32,
+}
+
+/// Where the leader says an epoch ends: (`epoch`, `end_offset`), or an error code.
+#[derive(Debug, Clone)]
+pub struct EpochEnd {
+    pub topic: String,
+    pub partition: i32,
+    pub error_code: i16,
+    pub epoch: i32,
+    pub end_offset: i64,
+}
 
 /// A connection to another broker's Kafka listener.
 #[derive(Debug)]
 pub struct PeerClient {
     stream: TcpStream,
-    client_id: StrBytes,
-    correlation: i32,
+    codec: ClientCodec,
 }
 
 impl PeerClient {
@@ -27,56 +81,139 @@ impl PeerClient {
             std::io::Error::new(std::io::ErrorKind::TimedOut, format!("connecting to {addr} timed out"))
         })??;
         stream.set_nodelay(true)?;
-        Ok(Self { stream, client_id: StrBytes::from_string(client_id), correlation: 0 })
+        Ok(Self { stream, codec: ClientCodec::new(client_id, MAX_RESPONSE) })
+    }
+
+    /// A follower's Fetch (replica id `replica`) of `partitions`, long-polling up to `wait_ms`.
+    /// A refusal of the whole request is an error; per-partition errors are in the answers.
+    pub async fn fetch(
+        &mut self,
+        replica: i32,
+        (wait_ms, partition_max_bytes): (i32, i32),
+        partitions: &[FetchFrom],
+        timeout: Duration,
+    ) -> std::io::Result<Vec<Fetched>> {
+        let mut topics: BTreeMap<&str, Vec<FetchPartition>> = BTreeMap::new();
+        for p in partitions {
+            topics.entry(p.topic.as_str()).or_default().push(
+                FetchPartition::default()
+                    .with_partition(p.partition)
+                    .with_current_leader_epoch(p.leader_epoch)
+                    .with_fetch_offset(p.fetch_offset)
+                    .with_last_fetched_epoch(-1)
+                    .with_log_start_offset(p.log_start_offset)
+                    .with_partition_max_bytes(partition_max_bytes),
+            );
+        }
+        let request = FetchRequest::default()
+            .with_replica_id(BrokerId(replica))
+            .with_max_wait_ms(wait_ms)
+            .with_min_bytes(1)
+            .with_max_bytes(RESPONSE_MAX_BYTES)
+            .with_isolation_level(0)
+            .with_session_id(0)
+            .with_session_epoch(-1)
+            .with_topics(
+                topics
+                    .into_iter()
+                    .map(|(name, partitions)| FetchTopic::default().with_topic(topic(name)).with_partitions(partitions))
+                    .collect(),
+            );
+        let response: FetchResponse = self.call(ApiKey::Fetch, FETCH_VERSION, &request, timeout).await?;
+        if response.error_code != 0 {
+            return Err(std::io::Error::other(format!("fetch refused with error {}", response.error_code)));
+        }
+        Ok(response
+            .responses
+            .into_iter()
+            .flat_map(|t| {
+                let name = t.topic.0.to_string();
+                t.partitions.into_iter().map(move |p| Fetched {
+                    topic: name.clone(),
+                    partition: p.partition_index,
+                    error: ResponseError::try_from_code(p.error_code),
+                    high_watermark: p.high_watermark,
+                    log_start_offset: p.log_start_offset,
+                    records: p.records.unwrap_or_default(),
+                })
+            })
+            .collect())
+    }
+
+    /// OffsetForLeaderEpoch (as replica `replica`): where each asked epoch ends at the leader.
+    pub async fn epoch_ends(
+        &mut self,
+        replica: i32,
+        queries: &[EpochQuery],
+        timeout: Duration,
+    ) -> std::io::Result<Vec<EpochEnd>> {
+        let mut topics: BTreeMap<&str, Vec<OffsetForLeaderPartition>> = BTreeMap::new();
+        for q in queries {
+            topics.entry(q.topic.as_str()).or_default().push(
+                OffsetForLeaderPartition::default()
+                    .with_partition(q.partition)
+                    .with_current_leader_epoch(q.current_leader_epoch)
+                    .with_leader_epoch(q.epoch),
+            );
+        }
+        let request = OffsetForLeaderEpochRequest::default().with_replica_id(BrokerId(replica)).with_topics(
+            topics
+                .into_iter()
+                .map(|(name, partitions)| {
+                    OffsetForLeaderTopic::default().with_topic(topic(name)).with_partitions(partitions)
+                })
+                .collect(),
+        );
+        let response: OffsetForLeaderEpochResponse =
+            self.call(ApiKey::OffsetForLeaderEpoch, EPOCH_VERSION, &request, timeout).await?;
+        Ok(response
+            .topics
+            .into_iter()
+            .flat_map(|t| {
+                let name = t.topic.0.to_string();
+                t.partitions.into_iter().map(move |p| EpochEnd {
+                    topic: name.clone(),
+                    partition: p.partition,
+                    error_code: p.error_code,
+                    epoch: p.leader_epoch,
+                    end_offset: p.end_offset,
+                })
+            })
+            .collect())
     }
 
     /// Sends `request` at `version` and reads its response, all within `timeout`.
-    pub async fn call<R: Request>(
+    async fn call<Req: Encodable, Resp: Decodable>(
         &mut self,
-        request: &R,
+        key: ApiKey,
         version: i16,
+        request: &Req,
         timeout: Duration,
-    ) -> std::io::Result<R::Response> {
-        tokio::time::timeout(timeout, self.round_trip(request, version))
+    ) -> std::io::Result<Resp> {
+        tokio::time::timeout(timeout, self.round_trip(key, version, request))
             .await
             .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "the leader did not answer in time"))?
     }
 
-    async fn round_trip<R: Request>(&mut self, request: &R, version: i16) -> std::io::Result<R::Response> {
-        self.correlation = self.correlation.wrapping_add(1);
-        let header = RequestHeader::default()
-            .with_request_api_key(R::KEY)
-            .with_request_api_version(version)
-            .with_correlation_id(self.correlation)
-            .with_client_id(Some(self.client_id.clone()));
-        let mut buf = BytesMut::with_capacity(256);
-        buf.extend_from_slice(&[0; 4]);
-        header.encode(&mut buf, R::header_version(version)).map_err(invalid)?;
-        request.encode(&mut buf, version).map_err(invalid)?;
-        let len = (buf.len() - 4) as u32;
-        buf[..4].copy_from_slice(&len.to_be_bytes());
-        self.stream.write_all(&buf).await?;
-
-        let len = self.stream.read_u32().await? as usize;
-        if len > MAX_RESPONSE {
-            return Err(invalid(format!("a {len}-byte response frame is too large")));
-        }
-        let mut frame = BytesMut::zeroed(len);
+    async fn round_trip<Req: Encodable, Resp: Decodable>(
+        &mut self,
+        key: ApiKey,
+        version: i16,
+        request: &Req,
+    ) -> std::io::Result<Resp> {
+        let frame = self.codec.encode(key, version, request).map_err(invalid)?;
+        self.stream.write_all(&frame).await?;
+        let mut prefix = [0u8; 4];
+        self.stream.read_exact(&mut prefix).await?;
+        let len = self.codec.response_len(prefix).map_err(invalid)?;
+        let mut frame = bytes::BytesMut::zeroed(len);
         self.stream.read_exact(&mut frame).await?;
-        let mut frame = frame.freeze();
-        let header = ResponseHeader::decode(&mut frame, R::Response::header_version(version)).map_err(invalid)?;
-        if header.correlation_id != self.correlation {
-            return Err(invalid(format!(
-                "response to request {} while waiting for {}",
-                header.correlation_id, self.correlation
-            )));
-        }
-        let response = R::Response::decode(&mut frame, version).map_err(invalid)?;
-        if frame.has_remaining() {
-            tracing::debug!(left = frame.remaining(), "response had trailing bytes");
-        }
-        Ok(response)
+        self.codec.decode(key, version, frame.freeze()).map_err(invalid)
     }
+}
+
+fn topic(name: &str) -> TopicName {
+    TopicName(StrBytes::from_string(name.to_string()))
 }
 
 fn invalid(e: impl std::fmt::Display) -> std::io::Error {

@@ -7,218 +7,210 @@
 //! (KIP-101/279) before fetching. Errors that metadata will resolve (a leader that has not
 //! caught up with the image yet, a fenced epoch) back off briefly; a lost connection is re-made.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use fjord_meta::MetadataImage;
 use kafka_protocol::ResponseError;
-use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use kafka_protocol::messages::offset_for_leader_epoch_request::{OffsetForLeaderPartition, OffsetForLeaderTopic};
-use kafka_protocol::messages::{BrokerId, FetchRequest, OffsetForLeaderEpochRequest};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::client::PeerClient;
-use super::{FollowerPosition, Partition, now_ms};
-use crate::Broker;
-use crate::handlers::topic_name;
+use super::client::{EpochQuery, FetchFrom, PeerClient};
+use super::{FollowerPosition, Partition, ReplicaManager, now_ms};
 
-/// Fetch and OffsetForLeaderEpoch versions a follower speaks (both flexible, names not ids).
-const FETCH_VERSION: i16 = 12;
-const EPOCH_VERSION: i16 = 4;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Beyond the long poll, how long a leader may take to answer before the connection is dropped.
 const ANSWER_MARGIN: Duration = Duration::from_secs(10);
-/// The most record bytes one fetch response may carry (Kafka's `replica.fetch.response.max.bytes`).
-const RESPONSE_MAX_BYTES: i32 = 10 * 1024 * 1024;
 /// Pause after a round in which no partition got anywhere, or after a lost connection.
 const BACKOFF: Duration = Duration::from_millis(100);
 
-/// Keeps one fetcher task per leader this broker follows some partition of.
-pub async fn run(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
-    let mut roles = broker.replicas.roles();
-    let mut tasks: HashMap<i32, JoinHandle<()>> = HashMap::new();
-    loop {
-        roles.borrow_and_update();
-        let mut leaders: Vec<i32> =
-            broker.replicas.all().iter().filter_map(|p| p.follower_position().map(|f| f.leader)).collect();
-        leaders.sort_unstable();
-        leaders.dedup();
-        tasks.retain(|leader, task| {
-            let keep = leaders.contains(leader) && !task.is_finished();
-            if !keep {
-                task.abort();
+/// What a fetcher needs to know of its broker's configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct FetcherConfig {
+    /// This broker's id, sent as the replica id.
+    pub node_id: i32,
+    /// `replica.fetch.max.bytes`: record bytes per partition per fetch.
+    pub max_bytes: i32,
+    /// `replica.fetch.wait.max.ms`: the long poll.
+    pub wait_max_ms: i32,
+}
+
+/// The follower side of this broker: the partitions it hosts, the metadata (for the leaders'
+/// addresses) and its settings.
+#[derive(Debug, Clone)]
+pub struct Fetchers {
+    config: FetcherConfig,
+    replicas: Arc<ReplicaManager>,
+    images: watch::Receiver<Arc<MetadataImage>>,
+}
+
+impl Fetchers {
+    pub fn new(
+        config: FetcherConfig,
+        replicas: Arc<ReplicaManager>,
+        images: watch::Receiver<Arc<MetadataImage>>,
+    ) -> Self {
+        Self { config, replicas, images }
+    }
+
+    /// Keeps one fetcher task per leader this broker follows some partition of, until `stop`.
+    pub async fn run(self, mut stop: watch::Receiver<bool>) {
+        let mut roles = self.replicas.roles();
+        let mut tasks: HashMap<i32, JoinHandle<()>> = HashMap::new();
+        loop {
+            roles.borrow_and_update();
+            let mut leaders: Vec<i32> =
+                self.replicas.all().iter().filter_map(|p| p.follower_position().map(|f| f.leader)).collect();
+            leaders.sort_unstable();
+            leaders.dedup();
+            tasks.retain(|leader, task| {
+                let keep = leaders.contains(leader) && !task.is_finished();
+                if !keep {
+                    task.abort();
+                }
+                keep
+            });
+            for leader in leaders {
+                tasks.entry(leader).or_insert_with(|| tokio::spawn(self.clone().follow(leader, stop.clone())));
             }
-            keep
-        });
-        for leader in leaders {
-            tasks.entry(leader).or_insert_with(|| tokio::spawn(follow(broker.clone(), leader, stop.clone())));
+            tokio::select! {
+                _ = stop.changed() => break,
+                changed = roles.changed() => if changed.is_err() { break },
+            }
         }
-        tokio::select! {
-            _ = stop.changed() => break,
-            changed = roles.changed() => if changed.is_err() { break },
+        for task in tasks.into_values() {
+            task.abort();
         }
     }
-    for task in tasks.into_values() {
-        task.abort();
+
+    /// The partitions this broker follows from `leader`, with where each stands.
+    fn followed(&self, leader: i32) -> Vec<(Arc<Partition>, FollowerPosition)> {
+        self.replicas
+            .all()
+            .into_iter()
+            .filter_map(|p| {
+                let position = p.follower_position()?;
+                (position.leader == leader).then_some((p, position))
+            })
+            .collect()
     }
-}
 
-/// The partitions this broker follows from `leader`, with where each stands.
-fn followed(broker: &Broker, leader: i32) -> Vec<(Arc<Partition>, FollowerPosition)> {
-    broker
-        .replicas
-        .all()
-        .into_iter()
-        .filter_map(|p| {
-            let position = p.follower_position()?;
-            (position.leader == leader).then_some((p, position))
-        })
-        .collect()
-}
-
-/// Replicates every partition followed from `leader` until there is none left or shutdown.
-async fn follow(broker: Arc<Broker>, leader: i32, mut stop: watch::Receiver<bool>) {
-    let me = broker.config.node_id;
-    let mut roles = broker.replicas.roles();
-    let mut client: Option<PeerClient> = None;
-    let mut failures = 0u32;
-    loop {
-        if *stop.borrow() {
-            return;
-        }
-        let partitions = followed(&broker, leader);
-        if partitions.is_empty() {
-            return;
-        }
-        if client.is_none() {
-            let image = broker.image();
-            let address = image.brokers.get(&leader).map(|b| format!("{}:{}", b.host, b.port));
-            match address {
-                Some(addr) => match PeerClient::connect(&addr, format!("fjord-replica-{me}"), CONNECT_TIMEOUT).await {
-                    Ok(c) => {
-                        if failures > 0 {
-                            tracing::info!(leader, "replica fetcher connected again");
+    /// Replicates every partition followed from `leader` until there is none left or shutdown.
+    async fn follow(self, leader: i32, mut stop: watch::Receiver<bool>) {
+        let me = self.config.node_id;
+        let mut roles = self.replicas.roles();
+        let mut client: Option<PeerClient> = None;
+        let mut failures = 0u32;
+        loop {
+            if *stop.borrow() {
+                return;
+            }
+            let partitions = self.followed(leader);
+            if partitions.is_empty() {
+                return;
+            }
+            if client.is_none() {
+                let address = self.images.borrow().brokers.get(&leader).map(|b| format!("{}:{}", b.host, b.port));
+                match address {
+                    Some(addr) => {
+                        match PeerClient::connect(&addr, format!("fjord-replica-{me}"), CONNECT_TIMEOUT).await {
+                            Ok(c) => {
+                                if failures > 0 {
+                                    tracing::info!(leader, "replica fetcher connected again");
+                                }
+                                failures = 0;
+                                client = Some(c);
+                            }
+                            Err(e) => {
+                                failures += 1;
+                                if failures == 1 || failures.is_multiple_of(50) {
+                                    tracing::warn!(leader, %addr, error = %e, "replica fetcher cannot reach the leader");
+                                }
+                            }
                         }
-                        failures = 0;
-                        client = Some(c);
                     }
+                    None => failures += 1,
+                }
+            }
+            let progressed = match client.as_mut() {
+                Some(c) => match self.round(c, &partitions).await {
+                    Ok(progressed) => progressed,
                     Err(e) => {
-                        failures += 1;
-                        if failures == 1 || failures.is_multiple_of(50) {
-                            tracing::warn!(leader, %addr, error = %e, "replica fetcher cannot reach the leader");
-                        }
+                        tracing::debug!(leader, error = %e, "replica fetch failed; reconnecting");
+                        client = None;
+                        false
                     }
                 },
-                None => failures += 1,
-            }
-        }
-        let progressed = match client.as_mut() {
-            Some(c) => match round(&broker, c, &partitions).await {
-                Ok(progressed) => progressed,
-                Err(e) => {
-                    tracing::debug!(leader, error = %e, "replica fetch failed; reconnecting");
-                    client = None;
-                    false
+                None => false,
+            };
+            if !progressed {
+                roles.borrow_and_update();
+                tokio::select! {
+                    _ = stop.changed() => return,
+                    _ = roles.changed() => {}
+                    _ = tokio::time::sleep(BACKOFF) => {}
                 }
-            },
-            None => false,
-        };
-        if !progressed {
-            roles.borrow_and_update();
-            tokio::select! {
-                _ = stop.changed() => return,
-                _ = roles.changed() => {}
-                _ = tokio::time::sleep(BACKOFF) => {}
             }
         }
     }
-}
 
-/// One round: truncation checks for partitions that need one, then one fetch for the rest.
-/// Returns whether any partition got somewhere (false: the caller backs off).
-async fn round(
-    broker: &Broker,
-    client: &mut PeerClient,
-    partitions: &[(Arc<Partition>, FollowerPosition)],
-) -> std::io::Result<bool> {
-    let me = broker.config.node_id;
-    let mut progressed = false;
-    let truncating: Vec<_> = partitions.iter().filter(|(_, pos)| pos.needs_truncation).collect();
-    if !truncating.is_empty() {
-        progressed |= truncate(broker, client, &truncating).await?;
-    }
-    let fetching: Vec<(Arc<Partition>, FollowerPosition)> = partitions
-        .iter()
-        .filter_map(|(p, _)| p.follower_position().filter(|pos| !pos.needs_truncation).map(|pos| (p.clone(), pos)))
-        .collect();
-    if fetching.is_empty() {
-        return Ok(progressed);
-    }
-    let mut topics: BTreeMap<&str, Vec<FetchPartition>> = BTreeMap::new();
-    for (p, pos) in &fetching {
-        topics.entry(p.topic.as_str()).or_default().push(
-            FetchPartition::default()
-                .with_partition(p.index)
-                .with_current_leader_epoch(pos.leader_epoch)
-                .with_fetch_offset(pos.log_end_offset)
-                .with_last_fetched_epoch(-1)
-                .with_log_start_offset(pos.log_start_offset)
-                .with_partition_max_bytes(broker.config.replica_fetch_max_bytes),
-        );
-    }
-    let wait = broker.config.replica_fetch_wait_max_ms;
-    let request = FetchRequest::default()
-        .with_replica_id(BrokerId(me))
-        .with_max_wait_ms(wait)
-        .with_min_bytes(1)
-        .with_max_bytes(RESPONSE_MAX_BYTES)
-        .with_isolation_level(0)
-        .with_session_id(0)
-        .with_session_epoch(-1)
-        .with_topics(
-            topics
-                .into_iter()
-                .map(|(name, partitions)| {
-                    FetchTopic::default().with_topic(topic_name(name)).with_partitions(partitions)
-                })
-                .collect(),
-        );
-    let timeout = Duration::from_millis(wait as u64) + ANSWER_MARGIN;
-    let response = client.call(&request, FETCH_VERSION, timeout).await?;
-    if response.error_code != 0 {
-        return Err(std::io::Error::other(format!("fetch refused with error {}", response.error_code)));
-    }
-    let by_key: HashMap<(&str, i32), &(Arc<Partition>, FollowerPosition)> =
-        fetching.iter().map(|entry| ((entry.0.topic.as_str(), entry.0.index), entry)).collect();
-    let now = now_ms();
-    for topic in &response.responses {
-        for data in &topic.partitions {
-            let Some((p, pos)) = by_key.get(&(topic.topic.0.as_str(), data.partition_index)) else { continue };
+    /// One round: truncation checks for partitions that need one, then one fetch for the rest.
+    /// Returns whether any partition got somewhere (false: the caller backs off).
+    async fn round(
+        &self,
+        client: &mut PeerClient,
+        partitions: &[(Arc<Partition>, FollowerPosition)],
+    ) -> std::io::Result<bool> {
+        let mut progressed = false;
+        let truncating: Vec<_> = partitions.iter().filter(|(_, pos)| pos.needs_truncation).collect();
+        if !truncating.is_empty() {
+            progressed |= self.truncate(client, &truncating).await?;
+        }
+        let fetching: Vec<(Arc<Partition>, FollowerPosition)> = partitions
+            .iter()
+            .filter_map(|(p, _)| p.follower_position().filter(|pos| !pos.needs_truncation).map(|pos| (p.clone(), pos)))
+            .collect();
+        if fetching.is_empty() {
+            return Ok(progressed);
+        }
+        let from: Vec<FetchFrom> = fetching
+            .iter()
+            .map(|(p, pos)| FetchFrom {
+                topic: p.topic.clone(),
+                partition: p.index,
+                leader_epoch: pos.leader_epoch,
+                fetch_offset: pos.log_end_offset,
+                log_start_offset: pos.log_start_offset,
+            })
+            .collect();
+        let wait = self.config.wait_max_ms;
+        let timeout = Duration::from_millis(wait as u64) + ANSWER_MARGIN;
+        let answers = client.fetch(self.config.node_id, (wait, self.config.max_bytes), &from, timeout).await?;
+        let by_key: HashMap<(&str, i32), &(Arc<Partition>, FollowerPosition)> =
+            fetching.iter().map(|entry| ((entry.0.topic.as_str(), entry.0.index), entry)).collect();
+        let now = now_ms();
+        let mut appended = Vec::new();
+        for data in &answers {
+            let Some((p, pos)) = by_key.get(&(data.topic.as_str(), data.partition)) else { continue };
             if p.leader_epoch() != pos.leader_epoch {
                 continue; // The image moved on while the fetch was out.
             }
-            match ResponseError::try_from_code(data.error_code) {
-                None => {
-                    let records = data.records.as_deref().unwrap_or_default();
-                    match p.append_replicated(records, (pos.leader_epoch, data.high_watermark), now) {
-                        Ok(_) => {
-                            progressed = true;
-                            if let Err(e) = broker.replicas.follow_log_start(p, data.log_start_offset) {
-                                tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "following the leader's log start failed");
-                            }
-                        }
-                        Err(e) => {
-                            tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "appending replicated records failed; checking the log against the leader's");
-                            p.request_truncation();
-                        }
+            match data.error {
+                None => match p.append_replicated(&data.records, (pos.leader_epoch, data.high_watermark), now) {
+                    Ok(_) => {
+                        progressed = true;
+                        appended.push((p.clone(), data.log_start_offset));
                     }
-                }
+                    Err(e) => {
+                        tracing::warn!(topic = %p.topic, partition = p.index, error = %e, "appending replicated records failed; checking the log against the leader's");
+                        p.request_truncation();
+                    }
+                },
                 Some(ResponseError::OffsetOutOfRange) if pos.log_end_offset < data.log_start_offset => {
                     tracing::warn!(topic = %p.topic, partition = p.index, leader_log_start = data.log_start_offset, "fell behind the leader's log start; starting the log there");
-                    if let Err(e) = p.restart_at(data.log_start_offset) {
-                        tracing::error!(topic = %p.topic, partition = p.index, error = %e, "restarting the log failed");
-                    }
+                    let (p, start) = (p.clone(), data.log_start_offset);
+                    blocking(move || p.restart_at(start), "restarting the log failed").await;
                 }
                 Some(ResponseError::OffsetOutOfRange) => p.request_truncation(),
                 Some(e) => {
@@ -226,63 +218,78 @@ async fn round(
                 }
             }
         }
-    }
-    Ok(progressed)
-}
-
-/// Asks the leader where our latest epoch ends and truncates what diverges.
-async fn truncate(
-    broker: &Broker,
-    client: &mut PeerClient,
-    partitions: &[&(Arc<Partition>, FollowerPosition)],
-) -> std::io::Result<bool> {
-    let mut progressed = false;
-    let mut topics: BTreeMap<&str, Vec<OffsetForLeaderPartition>> = BTreeMap::new();
-    for (p, pos) in partitions {
-        if pos.latest_epoch < 0 {
-            // Nothing was ever written here under an epoch: only the high watermark is known good.
-            progressed |= settle(p, p.truncate_for_epoch(pos.leader_epoch, -1, -1));
-            continue;
+        let moved: Vec<_> = appended.into_iter().filter(|(p, start)| p.log_start_behind(*start)).collect();
+        if !moved.is_empty() {
+            // Persisting a log start offset is a synced RocksDB write: off the async workers.
+            let replicas = self.replicas.clone();
+            blocking(
+                move || moved.iter().try_for_each(|(p, start)| replicas.follow_log_start(p, *start)),
+                "following the leader's log start failed",
+            )
+            .await;
         }
-        topics.entry(p.topic.as_str()).or_default().push(
-            OffsetForLeaderPartition::default()
-                .with_partition(p.index)
-                .with_current_leader_epoch(pos.leader_epoch)
-                .with_leader_epoch(pos.latest_epoch),
-        );
+        Ok(progressed)
     }
-    if topics.is_empty() {
-        return Ok(progressed);
-    }
-    let request = OffsetForLeaderEpochRequest::default().with_replica_id(BrokerId(broker.config.node_id)).with_topics(
-        topics
-            .into_iter()
-            .map(|(name, partitions)| {
-                OffsetForLeaderTopic::default().with_topic(topic_name(name)).with_partitions(partitions)
-            })
-            .collect(),
-    );
-    let response = client.call(&request, EPOCH_VERSION, CONNECT_TIMEOUT + ANSWER_MARGIN).await?;
-    for topic in &response.topics {
-        for r in &topic.partitions {
-            let found = partitions.iter().find(|(p, _)| p.topic == topic.topic.0.as_str() && p.index == r.partition);
-            let Some((p, pos)) = found else { continue };
-            if r.error_code != 0 {
-                tracing::debug!(topic = %p.topic, partition = p.index, error = r.error_code, "OffsetForLeaderEpoch refused");
+
+    /// Asks the leader where our latest epoch ends and truncates what diverges.
+    async fn truncate(
+        &self,
+        client: &mut PeerClient,
+        partitions: &[&(Arc<Partition>, FollowerPosition)],
+    ) -> std::io::Result<bool> {
+        let mut cuts: Vec<(Arc<Partition>, i32, i32, i64)> = Vec::new();
+        let mut queries = Vec::new();
+        for (p, pos) in partitions {
+            if pos.latest_epoch < 0 {
+                // Nothing was ever written here under an epoch: only the high watermark is known good.
+                cuts.push((p.clone(), pos.leader_epoch, -1, -1));
                 continue;
             }
-            progressed |= settle(p, p.truncate_for_epoch(pos.leader_epoch, r.leader_epoch, r.end_offset));
+            queries.push(EpochQuery {
+                topic: p.topic.clone(),
+                partition: p.index,
+                current_leader_epoch: pos.leader_epoch,
+                epoch: pos.latest_epoch,
+            });
         }
+        if !queries.is_empty() {
+            let ends = client.epoch_ends(self.config.node_id, &queries, CONNECT_TIMEOUT + ANSWER_MARGIN).await?;
+            for r in ends {
+                let found = partitions.iter().find(|(p, _)| p.topic == r.topic && p.index == r.partition);
+                let Some((p, pos)) = found else { continue };
+                if r.error_code != 0 {
+                    tracing::debug!(topic = %p.topic, partition = p.index, error = r.error_code, "OffsetForLeaderEpoch refused");
+                    continue;
+                }
+                cuts.push((p.clone(), pos.leader_epoch, r.epoch, r.end_offset));
+            }
+        }
+        if cuts.is_empty() {
+            return Ok(false);
+        }
+        // Truncation deletes segments and fsyncs: off the async workers.
+        let settled = tokio::task::spawn_blocking(move || {
+            let mut progressed = false;
+            for (p, leader_epoch, epoch, end) in cuts {
+                match p.truncate_for_epoch(leader_epoch, epoch, end) {
+                    Ok(()) => progressed = true,
+                    Err(e) => {
+                        tracing::error!(topic = %p.topic, partition = p.index, error = %e, "truncating the log failed")
+                    }
+                }
+            }
+            progressed
+        })
+        .await;
+        Ok(settled.unwrap_or(false))
     }
-    Ok(progressed)
 }
 
-fn settle(p: &Partition, result: Result<(), crate::BrokerError>) -> bool {
-    match result {
-        Ok(()) => true,
-        Err(e) => {
-            tracing::error!(topic = %p.topic, partition = p.index, error = %e, "truncating the log failed");
-            false
-        }
+/// Runs disk work on a blocking thread; a failure is logged with `what`.
+async fn blocking(f: impl FnOnce() -> Result<(), crate::BrokerError> + Send + 'static, what: &'static str) {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "{what}"),
+        Err(e) => tracing::error!(error = %e, "{what}: the task failed"),
     }
 }

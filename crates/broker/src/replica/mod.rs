@@ -8,10 +8,8 @@
 //! - [`ReplicaManager`] (here): opening, creating and deleting partition directories as the
 //!   metadata image changes, lookups for handlers, retention, and the clean-shutdown marker.
 //!
-//! On disk, `log.dirs` holds one directory per partition, `<topic>-<partition>`, with a
-//! `partition.metadata` file naming the topic id (so a topic deleted and re-created under the same
-//! name is never confused with the old one), the `meta/` RocksDB, and `.fjord_clean_shutdown` after
-//! a clean stop.
+//! What lies on disk, and how, is [`fjord_log::LogManager`]'s business; this module decides which
+//! partitions this broker hosts.
 
 pub mod client;
 pub mod fetcher;
@@ -19,11 +17,11 @@ pub mod isr;
 mod partition;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::path::Path;
+use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use fjord_log::{OpenOptions, PartitionLog};
+use fjord_log::LogManager;
 use fjord_meta::{MetadataImage, NodeDb, PartitionInfo};
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -33,9 +31,6 @@ pub use partition::{FollowerPosition, IsrChange, Partition, PartitionStats, Read
 use crate::BrokerError;
 use crate::topic_config::TopicDefaults;
 
-const CLEAN_MARKER: &str = ".fjord_clean_shutdown";
-const PARTITION_METADATA: &str = "partition.metadata";
-
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
@@ -44,13 +39,13 @@ pub fn now_ms() -> i64 {
 /// The partitions hosted by this broker.
 #[derive(Debug)]
 pub struct ReplicaManager {
-    dir: PathBuf,
+    logs: LogManager,
     node_id: i32,
     defaults: TopicDefaults,
     db: Arc<NodeDb>,
-    clean_start: bool,
     partitions: RwLock<HashMap<(String, i32), Arc<Partition>>>,
-    reconcile_lock: Mutex<()>,
+    /// Serialises reconciliations (held across the blocking work, on no thread).
+    reconcile_lock: tokio::sync::Mutex<()>,
     appended: watch::Sender<u64>,
     /// Bumped when this broker starts or stops leading or following some partition.
     roles: watch::Sender<u64>,
@@ -68,22 +63,15 @@ impl ReplicaManager {
         db: Arc<NodeDb>,
         image: &MetadataImage,
     ) -> Result<Self, BrokerError> {
-        std::fs::create_dir_all(dir).map_err(|e| io_error("create data directory", dir, e))?;
-        let marker = dir.join(CLEAN_MARKER);
-        let clean_start = marker.exists();
-        if clean_start {
-            std::fs::remove_file(&marker).map_err(|e| io_error("remove the clean-shutdown marker", &marker, e))?;
-            sync_dir(dir)?;
-        }
+        let logs = LogManager::open(dir)?;
         tracing::info!(dir = %dir.display(), "opening data directory");
         let manager = Self {
-            dir: dir.to_path_buf(),
+            logs,
             node_id,
             defaults,
             db,
-            clean_start,
             partitions: RwLock::new(HashMap::new()),
-            reconcile_lock: Mutex::new(()),
+            reconcile_lock: tokio::sync::Mutex::new(()),
             appended: watch::channel(0).0,
             roles: watch::channel(0).0,
             isr_wake: tokio::sync::Notify::new(),
@@ -95,7 +83,7 @@ impl ReplicaManager {
 
     /// Whether the previous stop left the clean-shutdown marker.
     pub fn clean_start(&self) -> bool {
-        self.clean_start
+        self.logs.clean_start()
     }
 
     /// Topic config defaults of this broker.
@@ -137,13 +125,18 @@ impl ReplicaManager {
     /// replica on this node, deletes those whose topic is gone (or was re-created with another
     /// id) or that no longer have a replica here, applies topic config changes and records who
     /// leads each. A partition whose leader is fenced stays, data and all. Idempotent; serialised.
-    pub fn reconcile(&self, image: &MetadataImage) -> Result<(), BrokerError> {
-        self.reconcile_with(image, false)
+    /// The directory work runs on a blocking thread.
+    pub async fn reconcile(self: &Arc<Self>, image: Arc<MetadataImage>) -> Result<(), BrokerError> {
+        let _serial = self.reconcile_lock.lock().await;
+        let manager = self.clone();
+        tokio::task::spawn_blocking(move || manager.reconcile_with(&image, false))
+            .await
+            .map_err(|e| BrokerError::Internal(format!("applying metadata to the partitions failed: {e}")))?
     }
 
-    /// [`ReplicaManager::reconcile`]; at startup it logs how far opening the logs has come.
+    /// [`ReplicaManager::reconcile`] on this thread; at startup it logs how far opening the logs
+    /// has come.
     fn reconcile_with(&self, image: &MetadataImage, startup: bool) -> Result<(), BrokerError> {
-        let _serial = self.reconcile_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut wanted: HashMap<(String, i32), (Uuid, &PartitionInfo)> = HashMap::new();
         for topic in image.topics.values() {
             for p in &topic.partitions {
@@ -163,7 +156,7 @@ impl ReplicaManager {
                 }
             }
         }
-        let mut progress = startup.then(|| Progress::new(&self.dir, &wanted, self.clean_start));
+        let mut progress = startup.then(|| Progress::new(&self.logs, &wanted));
         let now = now_ms();
         for ((name, index), (id, info)) in wanted {
             let topic = &image.topics[&name];
@@ -176,16 +169,12 @@ impl ReplicaManager {
                 continue;
             }
             roles_changed = true;
-            let dir = self.dir.join(format!("{name}-{index}"));
-            std::fs::create_dir_all(&dir).map_err(|e| io_error("create partition directory", &dir, e))?;
-            write_partition_metadata(&dir, id)?;
             let log_start_offset = self.db.log_start_offset(id, index)?;
-            let opts = OpenOptions { clean_shutdown: self.clean_start, log_start_offset };
-            let log = PartitionLog::open(&dir, config, opts)?;
+            let (log, dir) = self.logs.open_log((&name, index, id), config, log_start_offset)?;
             let partition = Arc::new(Partition::new(name.clone(), id, (index, self.node_id), dir, info, log));
             partition.set_min_insync(min_insync);
             if let Some(progress) = &mut progress {
-                progress.opened(&partition.dir);
+                progress.opened(partition.dir.size_bytes());
             }
             self.partitions.write().unwrap_or_else(|p| p.into_inner()).insert((name, index), partition);
         }
@@ -199,15 +188,12 @@ impl ReplicaManager {
     }
 
     /// Deletes a partition. Its log is retired first, under its lock, so a request still holding
-    /// the partition cannot write into the directory a re-created topic of the same name gets;
-    /// the directory is renamed away before it is removed, as Kafka does.
+    /// the partition cannot write into the directory a re-created topic of the same name gets.
     fn remove(&self, p: &Arc<Partition>) -> Result<(), BrokerError> {
         self.partitions.write().unwrap_or_else(|e| e.into_inner()).remove(&(p.topic.clone(), p.index));
         tracing::info!(topic = %p.topic, partition = p.index, "deleting partition");
         p.log().retire();
-        let doomed = p.dir.with_file_name(format!("{}-{}-{}.deleted", p.topic, p.index, p.topic_id.simple()));
-        std::fs::rename(&p.dir, &doomed).map_err(|e| io_error("rename partition directory", &p.dir, e))?;
-        std::fs::remove_dir_all(&doomed).map_err(|e| io_error("delete partition directory", &doomed, e))?;
+        self.logs.delete(&p.topic, p.index, &p.topic_id)?;
         self.db.delete_partition_state(p.topic_id, p.index)?;
         Ok(())
     }
@@ -215,21 +201,15 @@ impl ReplicaManager {
     /// Deletes partition directories whose topic the metadata no longer has (deleted while the
     /// broker was down, or half-created before a crash).
     fn remove_strays(&self, image: &MetadataImage) -> Result<(), BrokerError> {
-        let entries = std::fs::read_dir(&self.dir).map_err(|e| io_error("list data directory", &self.dir, e))?;
-        for entry in entries.flatten() {
-            let path = entry.path();
-            let meta_file = path.join(PARTITION_METADATA);
-            if !meta_file.exists() {
-                continue;
-            }
-            let Some(id) = read_partition_metadata(&meta_file) else {
+        for stored in self.logs.scan()? {
+            let Some(id) = stored.topic_id else {
                 // Never delete data on a guess: a torn metadata file is left for an operator.
-                tracing::warn!(file = %meta_file.display(), "unreadable partition metadata; leaving the directory alone");
+                tracing::warn!(dir = %stored.path.display(), "unreadable partition metadata; leaving the directory alone");
                 continue;
             };
             if image.topic_by_id(id).is_none() {
-                tracing::warn!(dir = %path.display(), "deleting partition of a topic that no longer exists");
-                std::fs::remove_dir_all(&path).map_err(|e| io_error("delete stray partition", &path, e))?;
+                tracing::warn!(dir = %stored.path.display(), "deleting partition of a topic that no longer exists");
+                self.logs.delete_stray(&stored)?;
             }
         }
         Ok(())
@@ -247,8 +227,7 @@ impl ReplicaManager {
     /// A follower takes the leader's log start offset (records deleted there go here too),
     /// persisted as DeleteRecords persists it.
     pub fn follow_log_start(&self, p: &Partition, leader_start: i64) -> Result<(), BrokerError> {
-        let current = p.log().log_start_offset();
-        if leader_start > current && leader_start <= p.log_end_offset() {
+        if p.log_start_behind(leader_start) {
             self.delete_records(p, leader_start)?;
         }
         Ok(())
@@ -283,54 +262,22 @@ impl ReplicaManager {
         }
     }
 
-    /// Closes every log (indexes written, data fsynced) and leaves the clean-shutdown marker.
-    pub fn shutdown(&self) -> Result<(), BrokerError> {
-        let mut failed = false;
+    /// Closes every log (indexes written, data fsynced) and leaves the clean-shutdown marker —
+    /// unless a log failed to close, whose error is returned (the next start recovers them).
+    pub fn shutdown(&self) -> Result<(), fjord_log::LogError> {
+        let mut failed = None;
         for p in self.all() {
             p.checkpoint_high_watermark();
             if let Err(e) = p.log().close() {
                 tracing::error!(topic = %p.topic, partition = p.index, error = %e, "closing the log failed");
-                failed = true;
+                failed.get_or_insert(e);
             }
         }
-        if failed {
-            return Err(BrokerError::Storage("some logs did not close cleanly; the next start recovers them".into()));
+        match failed {
+            Some(e) => Err(e),
+            None => self.logs.mark_clean_shutdown(),
         }
-        let marker = self.dir.join(CLEAN_MARKER);
-        std::fs::write(&marker, b"").map_err(|e| io_error("write the clean-shutdown marker", &marker, e))?;
-        sync_dir(&self.dir)
     }
-}
-
-/// Writes `partition.metadata` atomically and durably: a torn file must never be mistaken for
-/// a partition of a deleted topic.
-fn write_partition_metadata(dir: &Path, id: Uuid) -> Result<(), BrokerError> {
-    let path = dir.join(PARTITION_METADATA);
-    if read_partition_metadata(&path) == Some(id) {
-        return Ok(());
-    }
-    let tmp = dir.join(format!("{PARTITION_METADATA}.tmp"));
-    let write = || -> std::io::Result<()> {
-        let mut file = std::fs::File::create(&tmp)?;
-        std::io::Write::write_all(&mut file, format!("version: 0\ntopic_id: {id}\n").as_bytes())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, &path)
-    };
-    write().map_err(|e| io_error("write", &path, e))?;
-    sync_dir(dir)
-}
-
-fn sync_dir(dir: &Path) -> Result<(), BrokerError> {
-    std::fs::File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io_error("fsync directory", dir, e))
-}
-
-fn read_partition_metadata(path: &Path) -> Option<Uuid> {
-    let text = std::fs::read_to_string(path).ok()?;
-    text.lines().find_map(|l| l.strip_prefix("topic_id: ")).and_then(|v| v.trim().parse().ok())
-}
-
-fn io_error(what: &str, path: &Path, e: std::io::Error) -> BrokerError {
-    BrokerError::Storage(format!("cannot {what} {}: {e}", path.display()))
 }
 
 /// Startup progress through opening (and, after a crash, recovering) the partition logs: a line
@@ -348,8 +295,9 @@ struct Progress {
 impl Progress {
     const EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
-    fn new<V>(dir: &Path, wanted: &HashMap<(String, i32), V>, clean: bool) -> Self {
-        let total_bytes = wanted.keys().map(|(name, index)| dir_size(&dir.join(format!("{name}-{index}")))).sum();
+    fn new<V>(logs: &LogManager, wanted: &HashMap<(String, i32), V>) -> Self {
+        let clean = logs.clean_start();
+        let total_bytes = wanted.keys().map(|(name, index)| logs.partition_dir(name, *index).size_bytes()).sum();
         let now = std::time::Instant::now();
         if wanted.is_empty() {
             tracing::info!("no partition logs to open");
@@ -377,10 +325,10 @@ impl Progress {
         }
     }
 
-    /// The partition in `dir` is open; reports how far along this is when a report is due.
-    fn opened(&mut self, dir: &Path) {
+    /// A partition of `bytes` is open; reports how far along this is when a report is due.
+    fn opened(&mut self, bytes: u64) {
         self.done += 1;
-        self.done_bytes += dir_size(dir);
+        self.done_bytes += bytes;
         if self.last_report.elapsed() >= Self::EVERY {
             self.last_report = std::time::Instant::now();
             tracing::info!(
@@ -403,13 +351,4 @@ impl Progress {
             "logs open"
         );
     }
-}
-
-/// Bytes of the files directly in `dir` (0 when it does not exist yet).
-fn dir_size(dir: &Path) -> u64 {
-    std::fs::read_dir(dir)
-        .map(|entries| {
-            entries.flatten().filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum()
-        })
-        .unwrap_or(0)
 }

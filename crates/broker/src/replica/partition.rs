@@ -14,12 +14,11 @@
 //! the previous one ran (group commit). Waiters for the high watermark watch [`Partition::progress`].
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use fjord_log::{AppendOutcome, LogConfig, PartitionLog, ReadOutcome};
+use fjord_log::{AppendOutcome, Flushed, LogConfig, PartitionDir, PartitionLog, ReadOutcome};
 use fjord_meta::PartitionInfo;
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -27,15 +26,13 @@ use uuid::Uuid;
 use crate::BrokerError;
 use crate::telemetry::TopicCounters;
 
-const HIGH_WATERMARK_FILE: &str = "high-watermark";
-
 /// A partition this broker hosts a replica of (and serves clients for while it leads it).
 #[derive(Debug)]
 pub struct Partition {
     pub topic: String,
     pub topic_id: Uuid,
     pub index: i32,
-    pub dir: PathBuf,
+    pub dir: PartitionDir,
     /// This broker's id.
     me: i32,
     /// The leader's broker id in the latest image (-1: none).
@@ -51,7 +48,8 @@ pub struct Partition {
     /// Bumped whenever the high watermark, the leadership or the ISR changes.
     progress: watch::Sender<u64>,
     flush_lock: tokio::sync::Mutex<()>,
-    flushed_upto: AtomicI64,
+    /// How far the log is durable (the log's own record, read without its lock).
+    flushed: Flushed,
     /// The topic's traffic counters.
     pub counters: TopicCounters,
 }
@@ -127,12 +125,12 @@ impl Partition {
         topic: String,
         topic_id: Uuid,
         (index, me): (i32, i32),
-        dir: PathBuf,
+        dir: PartitionDir,
         info: &PartitionInfo,
         log: PartitionLog,
     ) -> Self {
-        let flushed = log.log_end_offset();
-        let stored = read_high_watermark(&dir).unwrap_or(log.log_start_offset());
+        let flushed = log.flushed();
+        let stored = dir.read_high_watermark().unwrap_or(log.log_start_offset());
         let high_watermark = stored.clamp(log.log_start_offset(), log.log_end_offset());
         let counters = TopicCounters::new(&topic);
         let partition = Self {
@@ -150,7 +148,7 @@ impl Partition {
             replication: Mutex::new(Replication::default()),
             progress: watch::channel(0).0,
             flush_lock: tokio::sync::Mutex::new(()),
-            flushed_upto: AtomicI64::new(flushed),
+            flushed,
             counters,
         };
         partition.apply(info, crate::replica::now_ms());
@@ -431,7 +429,6 @@ impl Partition {
         let leo = log.log_end_offset();
         drop(log);
         self.high_watermark.fetch_min(leo, Ordering::AcqRel);
-        self.flushed_upto.fetch_min(leo, Ordering::AcqRel);
         self.replication().needs_truncation = false;
         Ok(())
     }
@@ -440,7 +437,6 @@ impl Partition {
     pub fn restart_at(&self, offset: i64) -> Result<(), BrokerError> {
         self.log().restart_at(offset)?;
         self.high_watermark.store(offset, Ordering::Release);
-        self.flushed_upto.store(offset, Ordering::Release);
         self.replication().needs_truncation = false;
         Ok(())
     }
@@ -479,11 +475,8 @@ impl Partition {
         if self.checkpointed.swap(hw, Ordering::AcqRel) == hw {
             return;
         }
-        let path = self.dir.join(HIGH_WATERMARK_FILE);
-        let tmp = self.dir.join(format!("{HIGH_WATERMARK_FILE}.tmp"));
-        let written = std::fs::write(&tmp, format!("{hw}\n")).and_then(|()| std::fs::rename(&tmp, &path));
-        if let Err(e) = written {
-            tracing::warn!(file = %path.display(), error = %e, "writing the high watermark checkpoint failed");
+        if let Err(e) = self.dir.write_high_watermark(hw) {
+            tracing::warn!(topic = %self.topic, partition = self.index, error = %e, "writing the high watermark checkpoint failed");
         }
     }
 
@@ -503,36 +496,42 @@ impl Partition {
         Ok(outcome)
     }
 
+    /// Leader side: the acks=all sequence for records appended up to `upto` (exclusive) — the
+    /// fsync that covers them when `fsync` (`log.flush.interval.messages=1`), then every in-sync
+    /// replica holding them, within `timeout`. Produce and the coordinators' writes both end here.
+    pub async fn commit(&self, upto: i64, fsync: bool, timeout: Duration) -> Result<(), BrokerError> {
+        if fsync {
+            self.sync_to(upto).await?;
+        }
+        self.wait_replicated(upto, timeout).await
+    }
+
     /// Makes everything appended up to `offset` (exclusive) durable. Appends that arrive while an
     /// fsync runs wait for the lock and then usually find themselves covered by the next one.
     pub async fn sync_to(&self, offset: i64) -> Result<(), BrokerError> {
         self.check_durable()?;
-        if self.flushed_upto.load(Ordering::Acquire) >= offset {
+        if self.flushed.get() >= offset {
             return Ok(());
         }
         let _serial = self.flush_lock.lock().await;
         // An fsync that failed while this one waited may have dropped this append's pages; a
         // second fsync would report success all the same.
         self.check_durable()?;
-        if self.flushed_upto.load(Ordering::Acquire) >= offset {
+        if self.flushed.get() >= offset {
             return Ok(());
         }
         let target = self.log().flush_target();
-        let upto = target.upto;
         let synced = tokio::task::spawn_blocking(move || target.sync()).await;
         match synced {
-            Ok(Ok(())) => {
-                self.log().mark_flushed(upto);
-                self.flushed_upto.fetch_max(upto, Ordering::AcqRel);
-                Ok(())
-            }
+            Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => {
                 // An fsync failure may have dropped dirty pages: nothing later may claim durability.
                 tracing::error!(topic = %self.topic, partition = self.index, error = %e, "fsync failed; the log refuses further writes");
                 self.log().poison();
-                Err(BrokerError::Storage(format!("fsync failed: {e}")))
+                Err(fjord_log::LogError::Io { context: format!("fsync {}", self.dir.path().display()), source: e }
+                    .into())
             }
-            Err(e) => Err(BrokerError::Storage(format!("fsync task failed: {e}"))),
+            Err(e) => Err(BrokerError::Internal(format!("fsync task failed: {e}"))),
         }
     }
 
@@ -565,6 +564,13 @@ impl Partition {
         (start, self.high_watermark().max(start))
     }
 
+    /// Follower side: whether the leader's log start `leader_start` is past ours and within our
+    /// log, so that ours should move up to it.
+    pub fn log_start_behind(&self, leader_start: i64) -> bool {
+        let log = self.log();
+        leader_start > log.log_start_offset() && leader_start <= log.log_end_offset()
+    }
+
     /// The log end offset.
     pub fn log_end_offset(&self) -> i64 {
         self.log().log_end_offset()
@@ -595,13 +601,8 @@ impl Partition {
     }
 }
 
-fn read_high_watermark(dir: &std::path::Path) -> Option<i64> {
-    std::fs::read_to_string(dir.join(HIGH_WATERMARK_FILE)).ok()?.trim().parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
-    use fjord_log::OpenOptions;
     use fjord_log::batch::testing::simple;
 
     use super::*;
@@ -611,8 +612,9 @@ mod tests {
     }
 
     fn partition(dir: &std::path::Path, me: i32, info: &PartitionInfo) -> Partition {
-        let log = PartitionLog::open(dir, LogConfig::default(), OpenOptions::default()).unwrap();
-        Partition::new("t".into(), Uuid::nil(), (0, me), dir.to_path_buf(), info, log)
+        let logs = fjord_log::LogManager::open(dir).unwrap();
+        let (log, dir) = logs.open_log(("t", 0, Uuid::nil()), LogConfig::default(), None).unwrap();
+        Partition::new("t".into(), Uuid::nil(), (0, me), dir, info, log)
     }
 
     #[test]

@@ -18,8 +18,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::Lifecycle;
-use crate::Broker;
+use super::{Lifecycle, Sources};
 
 const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -35,8 +34,9 @@ pub struct Endpoint {
 #[derive(Debug)]
 struct State {
     lifecycle: Arc<Lifecycle>,
-    /// Set once the broker exists; before that `/metrics` has only process-level figures.
-    broker: OnceLock<Arc<Broker>>,
+    /// Set once the broker's subsystems exist; before that `/metrics` has only process-level
+    /// figures.
+    sources: OnceLock<Sources>,
 }
 
 impl Endpoint {
@@ -45,15 +45,15 @@ impl Endpoint {
         super::prometheus();
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
-        let state = Arc::new(State { lifecycle, broker: OnceLock::new() });
+        let state = Arc::new(State { lifecycle, sources: OnceLock::new() });
         let (stop, stop_rx) = watch::channel(false);
         let task = tokio::spawn(serve(listener, state.clone(), stop_rx));
         Ok(Self { addr, state, stop, task })
     }
 
-    /// Gives `/metrics` the broker to read its state from.
-    pub fn attach(&self, broker: Arc<Broker>) {
-        let _ = self.state.broker.set(broker);
+    /// Gives `/metrics` the subsystems to read the broker's state from.
+    pub fn attach(&self, sources: Sources) {
+        let _ = self.state.sources.set(sources);
     }
 
     /// Stops accepting and closes open HTTP connections.
@@ -93,8 +93,8 @@ fn route(state: &State, req: &Request<Incoming>) -> Response<Full<Bytes>> {
     }
     match req.uri().path() {
         "/metrics" => {
-            if let Some(broker) = state.broker.get() {
-                super::collect(broker, &state.lifecycle);
+            if let Some(sources) = state.sources.get() {
+                super::collect(sources, &state.lifecycle);
             } else {
                 super::collect_process(&state.lifecycle);
             }

@@ -7,25 +7,25 @@
 //!
 //! # Layout
 //! - [`catalog`]: every metric's name, kind, labels and help (docs/operations.md mirrors it).
-//! - [`errors`]: the error codes in each API's response, counted as Kafka counts them.
 //! - [`http`]: the endpoint: `/metrics`, `/health`, `/ready`.
 //! - here: the recorder, [`Lifecycle`], [`Telemetry`] (per-broker handles), [`collect`].
 
 pub mod catalog;
-pub mod errors;
 pub mod http;
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fjord_group::GroupState;
-use kafka_protocol::messages::{ApiKey, ResponseKind};
+use fjord_meta::MetadataImage;
+use fjord_protocol::ApiRange;
 use metrics::{Counter, Histogram, counter, gauge};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use metrics_util::MetricKindMask;
 
-use crate::Broker;
+use crate::coordinator::GroupCoordinator;
+use crate::replica::ReplicaManager;
 use catalog::*;
 
 /// Histogram buckets for durations, in seconds: 50 µs to 30 s.
@@ -117,6 +117,8 @@ const MAX_VERSION: usize = 32;
 pub struct Telemetry {
     /// (requests, duration) per `key * MAX_VERSION + version`, for every served version.
     requests: Vec<Option<(Counter, Histogram)>>,
+    /// The API's name as Kafka writes it in metrics (`Produce`), per key.
+    names: Vec<Option<String>>,
     connections_open: AtomicI64,
     connections_accepted: Counter,
     connections_closed: Counter,
@@ -126,11 +128,13 @@ pub struct Telemetry {
 
 impl Telemetry {
     /// Registers the handles of every API and version in `apis`.
-    pub fn new(apis: &[fjord_protocol::ApiRange]) -> Self {
+    pub fn new(apis: &[ApiRange]) -> Self {
         prometheus();
         let mut requests: Vec<Option<(Counter, Histogram)>> = vec![None; MAX_KEY * MAX_VERSION];
+        let mut names = vec![None; MAX_KEY];
         for api in apis {
-            let name = api_name(api.key);
+            let name = format!("{:?}", api.key);
+            names[api.key as usize] = Some(name.clone());
             let duration = metrics::histogram!(REQUEST_DURATION, "api" => name.clone());
             for version in api.min..=api.max {
                 let slot = (api.key as usize) * MAX_VERSION + version as usize;
@@ -140,6 +144,7 @@ impl Telemetry {
         }
         Self {
             requests,
+            names,
             connections_open: AtomicI64::new(0),
             connections_accepted: counter!(CONNECTIONS_ACCEPTED),
             connections_closed: counter!(CONNECTIONS_CLOSED),
@@ -148,18 +153,19 @@ impl Telemetry {
         }
     }
 
-    /// Counts one answered request and the errors its response carries.
-    pub fn request(&self, key: ApiKey, version: i16, elapsed: Duration, response: Option<&ResponseKind>) {
-        let slot = (key as usize) * MAX_VERSION + version.max(0) as usize;
+    /// Counts one answered request of API `key` and the error codes its response carries (one
+    /// per failed entry, as Kafka counts `ErrorsPerSec`).
+    pub fn request(&self, key: i16, version: i16, elapsed: Duration, errors: &[i16]) {
+        let key = key.max(0) as usize;
+        let slot = key * MAX_VERSION + version.max(0) as usize;
         if let Some(Some((count, duration))) = self.requests.get(slot) {
             count.increment(1);
             duration.record(elapsed.as_secs_f64());
         }
-        if let Some(response) = response {
-            errors::for_each_error(response, |code| {
-                counter!(REQUEST_ERRORS, "api" => api_name(key), "version" => version.to_string(), "error" => errors::error_name(code))
-                    .increment(1);
-            });
+        let Some(Some(name)) = self.names.get(key) else { return };
+        for &code in errors.iter().filter(|c| **c != 0) {
+            counter!(REQUEST_ERRORS, "api" => name.clone(), "version" => version.to_string(), "error" => error_name(code))
+                .increment(1);
         }
     }
 
@@ -231,21 +237,43 @@ impl TopicCounters {
     }
 }
 
-/// The API's name as Kafka writes it in metrics (`Produce`, `FindCoordinator`).
-fn api_name(key: ApiKey) -> String {
-    format!("{key:?}")
+/// Kafka's name of an error code (`UNKNOWN_TOPIC_OR_PARTITION`), as its metrics label errors.
+pub fn error_name(code: i16) -> String {
+    use kafka_protocol::error::ParseResponseErrorCode;
+    let Some(error) = code.err() else { return "NONE".into() };
+    let debug = format!("{error:?}");
+    if debug.starts_with("Unknown(") {
+        return format!("UNKNOWN_{code}");
+    }
+    let mut out = String::with_capacity(debug.len() + 8);
+    for (i, c) in debug.chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.push(c.to_ascii_uppercase());
+    }
+    out
+}
+
+/// What a scrape reads the broker's state from.
+#[derive(Debug, Clone)]
+pub struct Sources {
+    pub telemetry: Arc<Telemetry>,
+    pub replicas: Arc<ReplicaManager>,
+    pub groups: Arc<GroupCoordinator>,
+    pub images: tokio::sync::watch::Receiver<Arc<MetadataImage>>,
 }
 
 /// Refreshes the state gauges from the broker, just before a scrape renders them.
-pub fn collect(broker: &Broker, lifecycle: &Lifecycle) {
-    let t = &broker.telemetry;
+pub fn collect(sources: &Sources, lifecycle: &Lifecycle) {
+    let t = &sources.telemetry;
     gauge!(READY).set(if lifecycle.is_ready() { 1.0 } else { 0.0 });
-    gauge!(LAST_SHUTDOWN_CLEAN).set(if broker.replicas.clean_start() { 1.0 } else { 0.0 });
+    gauge!(LAST_SHUTDOWN_CLEAN).set(if sources.replicas.clean_start() { 1.0 } else { 0.0 });
     gauge!(CONNECTIONS_OPEN).set(t.connections_open.load(Ordering::Relaxed) as f64);
     gauge!(PRODUCE_WAITERS).set(t.produce_waiters.load(Ordering::Relaxed) as f64);
     gauge!(FETCH_WAITERS).set(t.fetch_waiters.load(Ordering::Relaxed) as f64);
 
-    let hosted = broker.replicas.all();
+    let hosted = sources.replicas.all();
     gauge!(PARTITIONS_HOSTED).set(hosted.len() as f64);
     for p in &hosted {
         let labels = [("topic", p.topic.clone()), ("partition", p.index.to_string())];
@@ -259,7 +287,7 @@ pub fn collect(broker: &Broker, lifecycle: &Lifecycle) {
         gauge!(PARTITION_LEADER, &labels).set(if p.is_leader() { 1.0 } else { 0.0 });
     }
 
-    let image = broker.image();
+    let image = sources.images.borrow().clone();
     let (mut total, mut under, mut offline) = (0usize, 0usize, 0usize);
     for topic in image.topics.values() {
         for p in &topic.partitions {
@@ -275,15 +303,15 @@ pub fn collect(broker: &Broker, lifecycle: &Lifecycle) {
     gauge!(CONTROLLER_ID).set(f64::from(image.controller_id));
     gauge!(METADATA_APPLIED).set(image.applied_index as f64);
 
-    collect_groups(broker);
+    collect_groups(sources);
     collect_process(lifecycle);
 }
 
-fn collect_groups(broker: &Broker) {
+fn collect_groups(sources: &Sources) {
     let states =
         [GroupState::Empty, GroupState::PreparingRebalance, GroupState::CompletingRebalance, GroupState::Stable];
-    broker.groups.read(|coordinator, offsets| {
-        let mut by_state = [0usize; 4];
+    let mut by_state = [0usize; 4];
+    sources.groups.for_each_shard(|coordinator, offsets| {
         for g in coordinator.groups() {
             if let Some(i) = states.iter().position(|s| *s == g.state) {
                 by_state[i] += 1;
@@ -293,21 +321,21 @@ fn collect_groups(broker: &Broker) {
             gauge!(GROUP_GENERATION, &label).set(f64::from(g.generation));
             counter!(GROUP_REBALANCES, &label).absolute(g.rebalances);
         }
-        for (state, n) in states.iter().zip(by_state) {
-            gauge!(GROUPS, "state" => state.name()).set(n as f64);
-        }
         for group in offsets.groups() {
             for (topic, partition, committed) in offsets.all(group) {
                 let labels =
                     [("group", group.to_string()), ("topic", topic.to_string()), ("partition", partition.to_string())];
                 gauge!(GROUP_COMMITTED_OFFSET, &labels).set(committed.offset as f64);
-                if let Some(p) = broker.replicas.partition(topic, partition) {
+                if let Some(p) = sources.replicas.partition(topic, partition) {
                     let lag = (p.offsets().1 - committed.offset).max(0);
                     gauge!(GROUP_LAG, &labels).set(lag as f64);
                 }
             }
         }
     });
+    for (state, n) in states.iter().zip(by_state) {
+        gauge!(GROUPS, "state" => state.name()).set(n as f64);
+    }
 }
 
 /// Process-level gauges. Every gauge is set again at each scrape: gauges left unset for a minute
@@ -335,4 +363,17 @@ fn resident_bytes() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
     let kib: u64 = line.trim_start_matches("VmRSS:").trim().trim_end_matches("kB").trim().parse().ok()?;
     Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_names_are_kafkas() {
+        assert_eq!(error_name(3), "UNKNOWN_TOPIC_OR_PARTITION");
+        assert_eq!(error_name(-1), "UNKNOWN_SERVER_ERROR");
+        assert_eq!(error_name(21), "INVALID_REQUIRED_ACKS");
+        assert_eq!(error_name(0), "NONE");
+    }
 }

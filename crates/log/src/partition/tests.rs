@@ -152,7 +152,8 @@ fn unclean_restart_cuts_the_torn_tail_and_keeps_every_whole_batch() {
     for i in 0..20 {
         log.append(&simple(i, 2), 0, 0).unwrap();
     }
-    let active = dir.path().join(segment::file_name(log.active().base_offset(), segment::LOG_SUFFIX));
+    let active =
+        dir.path().join(crate::layout::segment_file_name(log.active().base_offset(), crate::layout::LOG_SUFFIX));
     let size = log.active().size();
     drop(log); // no close: a crash
     let torn = simple(0, 3);
@@ -190,7 +191,7 @@ fn producer_state_drops_retries_and_survives_both_kinds_of_restart() {
     let mut log = open(dir.path(), config(), true); // clean: state from the snapshot
     assert!(log.append(&idempotent(9, 0, 4, 1), 0, 0).unwrap().duplicate);
     assert!(matches!(log.append(&idempotent(9, -1, 5, 1), 0, 0), Err(LogError::InvalidProducerEpoch { .. })));
-    assert!(!dir.path().join(crate::producer::SNAPSHOT_FILE).exists(), "a running log has no snapshot to trust");
+    assert!(!dir.path().join(crate::layout::PRODUCER_SNAPSHOT).exists(), "a running log has no snapshot to trust");
 }
 
 #[test]
@@ -260,7 +261,7 @@ fn a_poisoned_log_refuses_writes() {
     let target = log.flush_target();
     assert_eq!(target.upto, 1);
     target.sync().unwrap();
-    log.mark_flushed(target.upto);
+    assert_eq!(log.flushed().get(), 1);
     assert_eq!(log.flush_target().upto, 1);
     log.poison();
     assert!(matches!(log.append(&simple(0, 1), 0, 0), Err(LogError::Poisoned)));
@@ -450,7 +451,7 @@ fn the_active_segment_is_never_compacted() {
     log.append(&keyed(0, &[("k", Some("old"))]), 0, 0).unwrap();
     log.roll().unwrap();
     log.append(&keyed(0, &[("k", Some("new")), ("k", Some("newer")), ("t", None)]), 0, 0).unwrap();
-    let active = dir.path().join(segment::file_name(1, segment::LOG_SUFFIX));
+    let active = dir.path().join(crate::layout::segment_file_name(1, crate::layout::LOG_SUFFIX));
     let bytes = std::fs::read(&active).unwrap();
     assert_eq!(log.compact(1 << 40).unwrap(), CompactionOutcome::default());
     assert_eq!(std::fs::read(&active).unwrap(), bytes);
@@ -549,7 +550,7 @@ fn a_segment_left_empty_is_deleted_unless_it_is_the_first() {
     let bases: Vec<i64> = log.segments.iter().map(Segment::base_offset).collect();
     assert_eq!(bases, vec![0, 3, 6]);
     assert_eq!((log.segments[0].size(), log.log_start_offset(), log.log_end_offset()), (0, 0, 7));
-    assert!(!dir.path().join(segment::file_name(2, segment::LOG_SUFFIX)).exists());
+    assert!(!dir.path().join(crate::layout::segment_file_name(2, crate::layout::LOG_SUFFIX)).exists());
     let expected = vec![
         row(3, Some(b"a"), Some(b"2")),
         row(4, Some(b"b"), Some(b"2")),
@@ -586,7 +587,9 @@ fn compaction_survives_a_clean_restart_a_crash_and_lost_indexes() {
     let log = open(dir.path(), compacted(), true);
     assert_eq!((read_all(&log), log.log_end_offset(), log.segment_count()), (after.clone(), end, segments));
     for s in &log.segments {
-        assert!(dir.path().join(segment::file_name(s.base_offset(), segment::INDEX_SUFFIX)).exists());
+        assert!(
+            dir.path().join(crate::layout::segment_file_name(s.base_offset(), crate::layout::INDEX_SUFFIX)).exists()
+        );
     }
     drop(log); // a crash
 
@@ -595,8 +598,8 @@ fn compaction_survives_a_clean_restart_a_crash_and_lost_indexes() {
     let first = log.segments[1].base_offset();
     let size = log.size_bytes();
     drop(log);
-    for suffix in [segment::INDEX_SUFFIX, segment::TIME_INDEX_SUFFIX] {
-        std::fs::remove_file(dir.path().join(segment::file_name(first, suffix))).unwrap();
+    for suffix in [crate::layout::INDEX_SUFFIX, crate::layout::TIME_INDEX_SUFFIX] {
+        std::fs::remove_file(dir.path().join(crate::layout::segment_file_name(first, suffix))).unwrap();
     }
     let mut log = open(dir.path(), compacted(), true);
     assert_eq!((read_all(&log), log.size_bytes()), (after, size), "rebuilt indexes, nothing cut");
@@ -618,7 +621,8 @@ fn a_leftover_cleaned_file_is_deleted_on_open_and_the_log_is_intact() {
         }
         drop(log);
         // A crash while the first segment was being rewritten, before the rename.
-        let cleaned = dir.path().join(format!("{}.cleaned", segment::file_name(0, segment::LOG_SUFFIX)));
+        let cleaned =
+            dir.path().join(format!("{}.cleaned", crate::layout::segment_file_name(0, crate::layout::LOG_SUFFIX)));
         std::fs::write(&cleaned, &keyed(0, &[("a", Some("2"))])[..40]).unwrap();
         let mut log = open(dir.path(), compacted(), clean);
         assert!(!cleaned.exists(), "clean: {clean}");

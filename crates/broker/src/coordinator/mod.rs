@@ -1,0 +1,13 @@
+//! Coordinators: state machines whose state lives in an internal compacted topic and is served by
+//! the leader of each of its partitions.
+//!
+//! # Layout
+//! - [`runtime`]: what every coordinator shares — placement of keys, takeover and replay of a
+//!   partition when this broker starts leading it, acks=all writes, giving it up.
+//! - [`groups`]: the classic consumer-group coordinator over `__consumer_offsets`.
+
+pub mod groups;
+pub mod runtime;
+
+pub use groups::{GroupCoordinator, GroupsConfig, OFFSETS_TOPIC};
+pub use runtime::{CoordinatorError, Durability, partition_for};

@@ -1,0 +1,521 @@
+//! [`Runtime`]: a coordinator's state kept in an internal compacted topic, one [`Shard`] per
+//! partition that this broker leads — the part every coordinator shares (groups now;
+//! transactions and share-group state next), as Kafka's coordinator runtime is.
+//!
+//! - **Placement**: a key (group id, transactional id) lives in partition
+//!   `abs(java hashCode(key)) % partitions` ([`partition_for`]); its coordinator is that
+//!   partition's leader. The topic is created on first use ([`Runtime::ensure_topic`]).
+//! - **Takeover**: when this broker becomes the leader of a partition (in a leader epoch), the
+//!   runtime replays the partition's records into a fresh state on a blocking thread; requests
+//!   meanwhile wait a moment ([`LOAD_WAIT`]) and then answer COORDINATOR_LOAD_IN_PROGRESS.
+//!   When leadership moves away (or to a new epoch), the shard is unloaded: its state is told
+//!   ([`ShardState::unload`], so waiting requests hear NOT_COORDINATOR) and dropped. A broker
+//!   that does not lead the partition answers NOT_COORDINATOR.
+//! - **Writes** ([`Shard::write`]): a state change and the records it produces are made under the
+//!   shard's async write lock, so the log holds records in the order the changes were made; the
+//!   state lock is released before the append. [`Pending::commit`] then waits, without any lock,
+//!   for the fsync and the in-sync replicas (acks=all, [`Partition::commit`]), so concurrent
+//!   writes share one group-commit fsync.
+//!
+//! Lock order: `slots` (std mutex, never held across I/O or an `.await`) is taken alone. Within
+//! a shard, `write` (async) before `state` (std, held only while the state changes), and the
+//! partition's own locks only after `state` is released.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use fjord_log::batch::BatchHeader;
+use fjord_log::records::{self, Producer, Record};
+use fjord_meta::{BrokerInfo, Command, MetaError, MetadataImage};
+use tokio::sync::watch;
+use uuid::Uuid;
+
+use crate::BrokerError;
+use crate::cluster::Proposer;
+use crate::replica::{Partition, ReadLimit, ReplicaManager, now_ms};
+
+/// How long a request that finds its partition loading waits before it answers
+/// COORDINATOR_LOAD_IN_PROGRESS: long enough that a small or empty partition (a topic just
+/// created) never makes clients back off, short enough not to hold them on a big replay.
+pub const LOAD_WAIT: Duration = Duration::from_millis(500);
+
+/// Bytes read from the log at a time while replaying.
+const REPLAY_CHUNK: usize = 1 << 20;
+
+/// Kafka's placement of a key: `Utils.abs(key.hashCode()) % partitions`, with Java's
+/// `String.hashCode` — so a group or transactional id lands where Kafka would put it.
+pub fn partition_for(key: &str, partitions: i32) -> i32 {
+    let hash = key.encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)));
+    let abs = if hash == i32::MIN { 0 } else { hash.abs() };
+    abs % partitions.max(1)
+}
+
+/// Why a coordinator cannot serve a key here and now.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CoordinatorError {
+    #[error("this broker is not the coordinator of {0}")]
+    NotCoordinator(String),
+    #[error("the coordinator of {0} is loading its state")]
+    LoadInProgress(String),
+    #[error("the coordinator is not available: {0}")]
+    NotAvailable(String),
+}
+
+/// A coordinator's state for one partition of its topic, rebuilt from the partition's records.
+pub trait ShardState: Send + 'static {
+    /// Applies one record of the partition, oldest first (`None`: a tombstone).
+    fn replay(&mut self, key: &[u8], value: Option<&[u8]>);
+    /// Every record has been replayed; the shard starts serving at `now_ms`.
+    fn loaded(&mut self, now_ms: i64);
+    /// The shard is given up: answer whatever waits on it.
+    fn unload(&mut self);
+}
+
+/// The internal topic a runtime keeps its state in.
+#[derive(Debug, Clone)]
+pub struct InternalTopic {
+    pub name: &'static str,
+    /// Partitions to create it with; once it exists, its real count rules.
+    pub partitions: i32,
+    pub replication_factor: i32,
+    pub configs: BTreeMap<String, String>,
+}
+
+/// How a coordinator's records are made durable.
+#[derive(Debug, Clone, Copy)]
+pub struct Durability {
+    /// fsync before acknowledging (`log.flush.interval.messages=1`).
+    pub fsync: bool,
+    /// How long a write waits for the in-sync replicas (Kafka's `offsets.commit.timeout.ms`).
+    pub timeout: Duration,
+}
+
+/// A record for the internal topic: key and value (`None`: a tombstone).
+pub type Write = (Bytes, Option<Bytes>);
+
+/// The shards of one coordinator.
+pub struct Runtime<S> {
+    topic: InternalTopic,
+    durability: Durability,
+    replicas: Arc<ReplicaManager>,
+    proposer: Proposer,
+    new_state: Box<dyn Fn(i32) -> S + Send + Sync>,
+    slots: Mutex<HashMap<i32, Slot<S>>>,
+    /// Bumped whenever a load ends, for those waiting on one.
+    loads: watch::Sender<u64>,
+}
+
+impl<S> std::fmt::Debug for Runtime<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime").field("topic", &self.topic.name).finish_non_exhaustive()
+    }
+}
+
+enum Slot<S> {
+    Loading { epoch: i32 },
+    Active(Arc<Shard<S>>),
+}
+
+/// One partition's state, served while this broker leads the partition in `epoch`.
+pub struct Shard<S> {
+    pub index: i32,
+    epoch: i32,
+    partition: Arc<Partition>,
+    durability: Durability,
+    write: tokio::sync::Mutex<()>,
+    state: Mutex<S>,
+}
+
+impl<S> std::fmt::Debug for Shard<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shard").field("index", &self.index).field("epoch", &self.epoch).finish_non_exhaustive()
+    }
+}
+
+/// Records a [`Shard::write`] appended, to be made durable by [`Pending::commit`].
+#[derive(Debug)]
+#[must_use = "records are durable only once committed"]
+pub struct Pending {
+    /// The partition written to (`None`: nothing was).
+    partition: Option<Arc<Partition>>,
+    /// Where the records end, or why appending them failed.
+    appended: Result<i64, BrokerError>,
+    durability: Durability,
+}
+
+impl<S: ShardState> Runtime<S> {
+    /// A runtime over `topic`; `new_state(partition)` makes the empty state a load starts from.
+    pub fn new(
+        topic: InternalTopic,
+        durability: Durability,
+        replicas: Arc<ReplicaManager>,
+        proposer: Proposer,
+        new_state: impl Fn(i32) -> S + Send + Sync + 'static,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            topic,
+            durability,
+            replicas,
+            proposer,
+            new_state: Box::new(new_state),
+            slots: Mutex::new(HashMap::new()),
+            loads: watch::channel(0).0,
+        })
+    }
+
+    fn slots(&self) -> MutexGuard<'_, HashMap<i32, Slot<S>>> {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The internal topic's name.
+    pub fn topic_name(&self) -> &'static str {
+        self.topic.name
+    }
+
+    /// The partition count of the topic: its own once it exists.
+    pub fn partitions(&self) -> i32 {
+        self.proposer.image().topic(self.topic.name).map_or(self.topic.partitions, |t| t.partitions.len() as i32)
+    }
+
+    /// Whether the internal topic exists yet.
+    pub fn topic_exists(&self) -> bool {
+        self.proposer.image().topic(self.topic.name).is_some()
+    }
+
+    /// The partition `key` lives in.
+    pub fn partition_of(&self, key: &str) -> i32 {
+        partition_for(key, self.partitions())
+    }
+
+    /// The broker coordinating `key`; `None` while the topic does not exist or the key's
+    /// partition has no live leader.
+    pub fn coordinator_of(&self, key: &str) -> Option<BrokerInfo> {
+        let image = self.proposer.image();
+        let topic = image.topic(self.topic.name)?;
+        let p = topic.partitions.get(partition_for(key, topic.partitions.len() as i32) as usize)?;
+        image.brokers.get(&p.leader).filter(|b| !b.fenced).cloned()
+    }
+
+    /// Creates the internal topic on first use, as Kafka does.
+    pub async fn ensure_topic(&self) -> Result<(), BrokerError> {
+        if self.topic_exists() {
+            return Ok(());
+        }
+        let created = self
+            .proposer
+            .propose(Command::CreateTopic {
+                name: self.topic.name.to_string(),
+                id: Uuid::new_v4(),
+                partitions: self.topic.partitions,
+                replication_factor: self.topic.replication_factor,
+                configs: self.topic.configs.clone(),
+                assignment: None,
+            })
+            .await;
+        match created {
+            Ok(_) | Err(BrokerError::Meta(MetaError::TopicExists(_))) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Takes over the partitions this broker now leads (loads start in the background) and
+    /// gives up those it no longer leads. Run at start and after every metadata change.
+    pub fn follow(self: &Arc<Self>) {
+        let led: HashMap<i32, Arc<Partition>> = self
+            .replicas
+            .all()
+            .into_iter()
+            .filter(|p| p.topic == self.topic.name && p.is_leader())
+            .map(|p| (p.index, p))
+            .collect();
+        let mut lost = Vec::new();
+        {
+            let mut slots = self.slots();
+            slots.retain(|index, slot| {
+                let epoch = match slot {
+                    Slot::Loading { epoch } => *epoch,
+                    Slot::Active(shard) => shard.epoch,
+                };
+                let keep = led.get(index).is_some_and(|p| p.leader_epoch() == epoch);
+                if !keep && let Slot::Active(shard) = slot {
+                    lost.push(shard.clone());
+                }
+                keep
+            });
+        }
+        if !lost.is_empty() {
+            let indexes: Vec<i32> = lost.iter().map(|s| s.index).collect();
+            tracing::info!(topic = self.topic.name, partitions = ?indexes, "no longer coordinating these partitions");
+        }
+        for shard in lost {
+            shard.lock().unload();
+        }
+        for partition in led.into_values() {
+            self.start_load(partition);
+        }
+    }
+
+    /// Starts loading `partition` unless it is loading or loaded in its current epoch.
+    fn start_load(self: &Arc<Self>, partition: Arc<Partition>) {
+        let epoch = partition.leader_epoch();
+        {
+            let mut slots = self.slots();
+            match slots.get(&partition.index) {
+                Some(Slot::Loading { epoch: e }) if *e == epoch => return,
+                Some(Slot::Active(shard)) if shard.epoch == epoch => return,
+                _ => {}
+            }
+            if let Some(Slot::Active(old)) = slots.insert(partition.index, Slot::Loading { epoch }) {
+                old.lock().unload();
+            }
+        }
+        let runtime = self.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let index = partition.index;
+            let state = (runtime.new_state)(index);
+            let replayed = {
+                let partition = partition.clone();
+                tokio::task::spawn_blocking(move || replay(&partition, state)).await
+            };
+            let loaded = match replayed {
+                Ok(Ok((mut state, records))) => {
+                    state.loaded(now_ms());
+                    Some((state, records))
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(topic = runtime.topic.name, partition = index, error = %e, "loading the coordinator's state failed; retried on the next request");
+                    None
+                }
+                Err(e) => {
+                    tracing::error!(topic = runtime.topic.name, partition = index, error = %e, "the load task failed");
+                    None
+                }
+            };
+            runtime.finish_load(partition, epoch, loaded, started);
+        });
+    }
+
+    /// Installs a finished load, unless the partition moved on meanwhile.
+    fn finish_load(
+        &self,
+        partition: Arc<Partition>,
+        epoch: i32,
+        loaded: Option<(S, usize)>,
+        started: std::time::Instant,
+    ) {
+        let index = partition.index;
+        let mut slots = self.slots();
+        let current = matches!(slots.get(&index), Some(Slot::Loading { epoch: e }) if *e == epoch);
+        let still_leading = partition.is_leader() && partition.leader_epoch() == epoch;
+        match loaded {
+            Some((state, records)) if current && still_leading => {
+                let shard = Shard {
+                    index,
+                    epoch,
+                    partition,
+                    durability: self.durability,
+                    write: tokio::sync::Mutex::new(()),
+                    state: Mutex::new(state),
+                };
+                slots.insert(index, Slot::Active(Arc::new(shard)));
+                drop(slots);
+                let elapsed_ms = started.elapsed().as_millis() as u64;
+                if records > 0 {
+                    tracing::info!(
+                        topic = self.topic.name,
+                        partition = index,
+                        leader_epoch = epoch,
+                        records,
+                        elapsed_ms,
+                        "coordinator state loaded"
+                    );
+                } else {
+                    tracing::debug!(
+                        topic = self.topic.name,
+                        partition = index,
+                        leader_epoch = epoch,
+                        "coordinating an empty partition"
+                    );
+                }
+            }
+            Some((mut state, _)) => {
+                drop(slots);
+                state.unload();
+            }
+            None => {
+                if current {
+                    slots.remove(&index);
+                }
+            }
+        }
+        self.loads.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    /// The shard of partition `index`, when this broker leads it and has loaded it. A partition
+    /// led here but not loaded yet starts loading; the call waits for that up to [`LOAD_WAIT`].
+    pub async fn shard(self: &Arc<Self>, index: i32) -> Result<Arc<Shard<S>>, CoordinatorError> {
+        let mut loads = self.loads.subscribe();
+        let deadline = tokio::time::Instant::now() + LOAD_WAIT;
+        loop {
+            loads.borrow_and_update();
+            match self.try_shard(index) {
+                Err(CoordinatorError::LoadInProgress(what)) => {
+                    tokio::select! {
+                        changed = loads.changed() => if changed.is_err() { return Err(CoordinatorError::LoadInProgress(what)) },
+                        _ = tokio::time::sleep_until(deadline) => return Err(CoordinatorError::LoadInProgress(what)),
+                    }
+                }
+                done => return done,
+            }
+        }
+    }
+
+    /// [`Runtime::shard`] without waiting.
+    fn try_shard(self: &Arc<Self>, index: i32) -> Result<Arc<Shard<S>>, CoordinatorError> {
+        let name = || format!("{}-{index}", self.topic.name);
+        let Some(partition) = self.replicas.partition(self.topic.name, index).filter(|p| p.is_leader()) else {
+            return Err(CoordinatorError::NotCoordinator(name()));
+        };
+        if let Some(Slot::Active(shard)) = self.slots().get(&index)
+            && shard.epoch == partition.leader_epoch()
+        {
+            return Ok(shard.clone());
+        }
+        self.start_load(partition);
+        Err(CoordinatorError::LoadInProgress(name()))
+    }
+
+    /// Every loaded shard.
+    pub fn shards(&self) -> Vec<Arc<Shard<S>>> {
+        self.slots()
+            .values()
+            .filter_map(|s| match s {
+                Slot::Active(shard) => Some(shard.clone()),
+                Slot::Loading { .. } => None,
+            })
+            .collect()
+    }
+
+    /// Waits until no load is under way (at start, before serving).
+    pub async fn wait_loaded(&self) {
+        let mut loads = self.loads.subscribe();
+        loop {
+            loads.borrow_and_update();
+            if !self.slots().values().any(|s| matches!(s, Slot::Loading { .. })) {
+                return;
+            }
+            if loads.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// The image the runtime places keys by.
+    pub fn image(&self) -> Arc<MetadataImage> {
+        self.proposer.image()
+    }
+}
+
+impl<S> Shard<S> {
+    fn lock(&self) -> MutexGuard<'_, S> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Reads the state.
+    pub fn read<T>(&self, f: impl FnOnce(&S) -> T) -> T {
+        f(&self.lock())
+    }
+
+    /// Changes the state without writing records (a heartbeat).
+    pub fn update<T>(&self, f: impl FnOnce(&mut S) -> T) -> T {
+        f(&mut self.lock())
+    }
+
+    /// Changes the state with `f`, which adds the records the change must persist, and appends
+    /// them to the partition in the order of the changes. [`Pending::commit`] makes them durable.
+    pub async fn write<T>(&self, f: impl FnOnce(&mut S, &mut Vec<Write>) -> T) -> (T, Pending) {
+        let _serial = self.write.lock().await;
+        let mut writes = Vec::new();
+        let value = f(&mut self.lock(), &mut writes);
+        if writes.is_empty() {
+            return (value, Pending::none(self.durability));
+        }
+        let appended = self.append(&writes);
+        (value, Pending { partition: Some(self.partition.clone()), appended, durability: self.durability })
+    }
+
+    /// Appends `writes` as one batch without waiting for disk; returns where it ends.
+    fn append(&self, writes: &[Write]) -> Result<i64, BrokerError> {
+        let now = now_ms();
+        let records: Vec<Record<'_>> =
+            writes.iter().map(|(k, v)| Record { key: Some(k), value: v.as_deref(), timestamp_delta: 0 }).collect();
+        let batch = records::build(now, &records, Producer::default());
+        let outcome = self.partition.append(&batch, now)?;
+        Ok(outcome.last_offset + 1)
+    }
+}
+
+impl Pending {
+    /// Nothing to commit.
+    pub fn none(durability: Durability) -> Self {
+        Self { partition: None, appended: Ok(0), durability }
+    }
+
+    /// Waits until the records are fsynced and held by every in-sync replica. Failures come
+    /// back as Kafka's coordinators answer them: a lost leadership as NOT_COORDINATOR, a write
+    /// the replicas did not confirm as COORDINATOR_NOT_AVAILABLE; others (storage) as they are.
+    pub async fn commit(self) -> Result<(), BrokerError> {
+        let Some(partition) = self.partition else { return Ok(()) };
+        let name = || format!("{}-{}", partition.topic, partition.index);
+        let committed = match self.appended {
+            Ok(upto) => partition.commit(upto, self.durability.fsync, self.durability.timeout).await,
+            Err(e) => Err(e),
+        };
+        match committed {
+            Ok(()) => Ok(()),
+            Err(BrokerError::NotLeaderOrFollower) => Err(CoordinatorError::NotCoordinator(name()).into()),
+            Err(
+                e @ (BrokerError::NotEnoughReplicas { .. }
+                | BrokerError::NotEnoughReplicasAfterAppend { .. }
+                | BrokerError::ReplicationTimedOut(_)),
+            ) => {
+                tracing::warn!(partition = %name(), error = %e, "coordinator state not replicated");
+                Err(CoordinatorError::NotAvailable(e.to_string()).into())
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Every record of `partition`, in order, into `state`. Returns how many there were.
+fn replay<S: ShardState>(partition: &Partition, mut state: S) -> Result<(S, usize), BrokerError> {
+    let mut count = 0usize;
+    let (mut offset, end) = (partition.offsets().0, partition.log_end_offset());
+    while offset < end {
+        let read = partition.read(offset, REPLAY_CHUNK, true, ReadLimit::LogEnd)?;
+        let mut pos = 0;
+        let mut next = offset;
+        while let Some(h) = BatchHeader::parse(&read.records[pos..]) {
+            let batch = &read.records[pos..pos + h.size()];
+            for r in records::parse(batch).unwrap_or_default() {
+                if let Some(key) = r.key {
+                    state.replay(key, r.value);
+                    count += 1;
+                }
+            }
+            next = h.last_offset() + 1;
+            pos += h.size();
+        }
+        if next == offset {
+            break;
+        }
+        offset = next;
+    }
+    Ok((state, count))
+}
+
+#[cfg(test)]
+mod tests;
