@@ -40,6 +40,19 @@ fn frame(api_key: i16, version: i16, body: &[u8]) -> Vec<u8> {
     buf.to_vec()
 }
 
+/// Produce v3: no transactional id, acks -1, one topic `t` whose partition array says i32::MAX.
+fn huge_produce() -> Vec<u8> {
+    let mut body = BytesMut::new();
+    body.put_i16(-1);
+    body.put_i16(-1);
+    body.put_i32(1000);
+    body.put_i32(1);
+    body.put_i16(1);
+    body.put_u8(b't');
+    body.put_i32(i32::MAX);
+    body.to_vec()
+}
+
 #[test]
 fn malformed_frames_close_only_their_connection() -> Result<()> {
     let broker = Broker::start()?;
@@ -57,6 +70,10 @@ fn malformed_frames_close_only_their_connection() -> Result<()> {
         ("an unsupported Metadata version", frame(3, 99, &[])),
         ("a body that does not decode", frame(3, 1, &[0x00, 0x00, 0x00, 0x05, 0x00])),
         ("a header cut short", [&3i32.to_be_bytes()[..], &[0, 3, 0]].concat()),
+        // A decoder that reserved what these announce would abort the whole broker.
+        ("a Produce announcing two billion partitions", frame(0, 3, &huge_produce())),
+        // Metadata v9: a flexible header (empty tags), then a compact array of 2^32 - 2 topics.
+        ("a Metadata announcing four billion topics", frame(3, 9, &[0, 0xff, 0xff, 0xff, 0xff, 0x0f])),
     ];
     for (what, bytes) in bad {
         let mut client = broker.connect()?;

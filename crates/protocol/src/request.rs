@@ -53,6 +53,8 @@ pub fn decode_request(mut frame: Bytes, table: &VersionTable) -> Result<Decoded,
         let request = LegacyProduce::decode(&mut frame)?;
         return Ok(Decoded::LegacyProduce { header, request });
     }
+    // Lengths are checked before the decoder reserves memory for what they announce.
+    crate::bounds::check(api_key, version, &frame)?;
     let body = RequestKind::decode(key, &mut frame, version).map_err(|e| malformed(api_name(key), e))?;
     if frame.has_remaining() {
         // Kafka parses what its schema knows and ignores the rest, and clients rely on it:
