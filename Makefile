@@ -1,7 +1,10 @@
 # Fjord — the commands the README shows. `make test` is also what CI runs (.ci/run).
 #
-# One cargo profile (dev, with optimised dependencies) serves run, test and verify, so a
-# build is done once and shared. `make bench` uses release.
+# One cargo profile (dev, with optimised dependencies) and one feature set serve run, test and
+# verify, so a build is done once and shared: no crate is a dev-dependency that would add
+# features to a crate the broker shares (test-only crates are normal dependencies of fjord-tests
+# and fjord-benches), so `make run` after `make test` starts the broker at once. `make bench`
+# uses release.
 
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -12,7 +15,7 @@ PY_CLIENTS := tests/clients/python
 .PHONY: run build test test-deps system-deps verify fix fmt-check clippy bench bench-micro cluster cluster-stop clean
 
 ## run: build and start one broker on 127.0.0.1:9092 with data in ./data
-# Built with the same workspace-wide feature set as `make build`, so run and test share one build.
+# The same workspace-wide feature set as `make build`: run and test share one build.
 run:
 	$(CARGO) build --workspace --bins
 	"$${CARGO_TARGET_DIR:-target}/debug/fjord" serve
