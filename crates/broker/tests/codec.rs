@@ -9,12 +9,13 @@
 #[path = "codec/requests.rs"]
 mod requests;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use fjord_broker::handlers::APIS;
+use fjord_protocol::frame::LENGTH_PREFIX;
 use fjord_protocol::request::Decoded;
-use fjord_protocol::{VersionTable, decode_request};
-use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind};
-use kafka_protocol::protocol::{StrBytes, encode_request_header_into_buffer};
+use fjord_protocol::{ClientCodec, VersionTable, decode_request};
+use kafka_protocol::messages::{ApiKey, RequestKind};
+use kafka_protocol::protocol::StrBytes;
 
 /// Random requests per API and version.
 const CASES: u64 = 16;
@@ -92,16 +93,10 @@ fn served() -> impl Iterator<Item = (ApiKey, i16)> {
         .filter(|(key, v)| !(*key == ApiKey::Produce && *v < 3))
 }
 
+/// The frame a client sends (without its length prefix), as every client in Fjord frames it.
 fn frame(key: ApiKey, version: i16, body: &RequestKind) -> Option<Bytes> {
-    let header = RequestHeader::default()
-        .with_request_api_key(key as i16)
-        .with_request_api_version(version)
-        .with_correlation_id(11)
-        .with_client_id(Some(StrBytes::from_static_str("codec-test")));
-    let mut buf = BytesMut::new();
-    encode_request_header_into_buffer(&mut buf, &header).ok()?;
-    body.encode(&mut buf, version).ok()?;
-    Some(buf.freeze())
+    let mut frame = ClientCodec::new("codec-test", 0).encode_kind(key, version, body).ok()?;
+    Some(frame.split_off(LENGTH_PREFIX).freeze())
 }
 
 /// A random request of `key` at `version`, and its frame.
@@ -137,7 +132,7 @@ fn every_served_request_round_trips() {
             let (request, frame) = case(key, version, seed(key, version, n));
             match decode_request(frame, &table) {
                 Ok(Decoded::Request(r)) => {
-                    assert_eq!(r.header.correlation_id, 11);
+                    assert_eq!(r.header.correlation_id, 1);
                     assert_eq!(r.body, request, "{key:?} v{version} case {n}");
                 }
                 other => panic!("{key:?} v{version} case {n}: {other:?}"),

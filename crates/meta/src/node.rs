@@ -72,6 +72,10 @@ impl MetaConfig {
 }
 
 /// A node of the metadata quorum.
+///
+/// Lock order: `liveness`, `heartbeats` and `tasks` are each taken alone. `liveness` and `tasks`
+/// are std mutexes held for in-memory work only; `heartbeats` is async and held across a
+/// heartbeat's round trip by the one task that sends them.
 pub struct Metadata {
     config: MetaConfig,
     raft: Raft,

@@ -4,19 +4,20 @@ serves (field order, types, the versions that carry each field, tagged fields, f
 read from Kafka's message specifications — the JSON files under
 clients/src/main/resources/common/message in a checkout of Apache Kafka.
 
-    python3 crates/protocol/schema/generate.py <kafka checkout>/clients/src/main/resources/common/message
+    python3 crates/protocol/schema/generate.py <kafka checkout>/clients/src/main/resources/common/message && cargo fmt
 """
 import json
 import os
+import re
 import sys
 
-REQUESTS = [
-    "Produce", "Fetch", "ListOffsets", "Metadata", "ApiVersions", "CreateTopics", "DeleteTopics",
-    "DeleteRecords", "InitProducerId", "DescribeConfigs", "AlterConfigs", "CreatePartitions",
-    "IncrementalAlterConfigs", "DescribeCluster", "FindCoordinator", "JoinGroup", "SyncGroup",
-    "Heartbeat", "LeaveGroup", "OffsetCommit", "OffsetFetch", "ListGroups", "DescribeGroups",
-    "DeleteGroups", "OffsetDelete", "OffsetForLeaderEpoch",
-]
+
+def served_requests():
+    """The APIs of the broker's registry (`Variant => module` lines of handlers' `registry!`)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    source = open(os.path.join(here, "../../broker/src/handlers/mod.rs")).read()
+    return re.findall(r"^\s+(\w+) => \w+,$", source.split("registry! {")[1].split("}")[0], re.M)
+
 
 FIXED = {"bool": 1, "int8": 1, "int16": 2, "uint16": 2, "int32": 4, "uint32": 4, "int64": 8,
          "float64": 8, "uuid": 16}
@@ -100,7 +101,7 @@ def main():
         "",
         "pub(super) static MESSAGES: &[Message] = &[",
     ]
-    for name in REQUESTS:
+    for name in served_requests():
         spec = json.loads(strip_comments(open(os.path.join(sys.argv[1], name + "Request.json")).read()))
         common = {s["name"]: s["fields"] for s in spec.get("commonStructs", [])}
         valid = versions(spec["validVersions"])

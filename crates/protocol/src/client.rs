@@ -7,7 +7,7 @@
 //! (async or blocking) around the same codec.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use kafka_protocol::messages::{ApiKey, RequestHeader, ResponseHeader};
+use kafka_protocol::messages::{ApiKey, RequestHeader, RequestKind, ResponseHeader};
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 
 use crate::ProtocolError;
@@ -36,6 +36,20 @@ impl ClientCodec {
     /// The whole frame (length prefix included) of `request` at `version`, with the request
     /// header version the API prescribes and a fresh correlation id.
     pub fn encode<R: Encodable>(&mut self, key: ApiKey, version: i16, request: &R) -> Result<BytesMut, ProtocolError> {
+        self.frame(key, version, |out| request.encode(out, version))
+    }
+
+    /// [`ClientCodec::encode`] for a request held as a [`RequestKind`].
+    pub fn encode_kind(&mut self, key: ApiKey, version: i16, request: &RequestKind) -> Result<BytesMut, ProtocolError> {
+        self.frame(key, version, |out| request.encode(out, version))
+    }
+
+    fn frame<E: std::fmt::Display>(
+        &mut self,
+        key: ApiKey,
+        version: i16,
+        body: impl FnOnce(&mut BytesMut) -> Result<(), E>,
+    ) -> Result<BytesMut, ProtocolError> {
         self.correlation = self.correlation.wrapping_add(1);
         let header = RequestHeader::default()
             .with_request_api_key(key as i16)
@@ -45,7 +59,7 @@ impl ClientCodec {
         let mut out = BytesMut::with_capacity(256);
         out.put_u32(0);
         header.encode(&mut out, key.request_header_version(version)).map_err(encode)?;
-        request.encode(&mut out, version).map_err(encode)?;
+        body(&mut out).map_err(encode)?;
         patch_length(&mut out);
         Ok(out)
     }

@@ -250,37 +250,39 @@ impl GroupCoordinator {
         let member = req.member_id.clone();
         self.ensure_topic().await.map_err(|e| (unavailable(e), member.clone()))?;
         let group = req.group_id.clone();
-        let (rx, pending) = self
-            .write(&group, |st, writes| {
-                let (id, rx) = st.waiter();
-                let actions = st.coordinator.join(id, req, now_ms());
-                st.deliver(actions, writes);
-                rx
-            })
-            .await
-            .map_err(|e| (e, member.clone()))?;
-        persist(pending).await;
-        match rx.await {
-            Ok(Reply::Join(outcome)) => outcome,
+        let reply = self.wait(&group, |c, id| c.join(id, req, now_ms())).await.map_err(|e| (e, member.clone()))?;
+        match reply {
+            Some(Reply::Join(outcome)) => outcome,
             _ => Err((GroupError::CoordinatorNotAvailable, member)),
         }
     }
 
     pub async fn sync_group(&self, req: fjord_group::SyncRequest) -> Result<fjord_group::SyncResult, GroupError> {
         let group = req.group_id.clone();
+        match self.wait(&group, |c, id| c.sync(id, req, now_ms())).await? {
+            Some(Reply::Sync(outcome)) => outcome,
+            _ => Err(GroupError::CoordinatorNotAvailable),
+        }
+    }
+
+    /// Runs a request that may have to wait for the rest of the group (JoinGroup, SyncGroup):
+    /// `f` gets the reply id the coordinator answers it under, possibly much later; the answer
+    /// is awaited holding nothing. `None`: the shard was given up before it answered.
+    async fn wait(
+        &self,
+        group: &str,
+        f: impl FnOnce(&mut Coordinator, ReplyId) -> Vec<Action>,
+    ) -> Result<Option<Reply>, GroupError> {
         let (rx, pending) = self
-            .write(&group, |st, writes| {
+            .write(group, |st, writes| {
                 let (id, rx) = st.waiter();
-                let actions = st.coordinator.sync(id, req, now_ms());
+                let actions = f(&mut st.coordinator, id);
                 st.deliver(actions, writes);
                 rx
             })
             .await?;
         persist(pending).await;
-        match rx.await {
-            Ok(Reply::Sync(outcome)) => outcome,
-            _ => Err(GroupError::CoordinatorNotAvailable),
-        }
+        Ok(rx.await.ok())
     }
 
     pub async fn heartbeat(&self, req: &fjord_group::HeartbeatRequest) -> Result<(), GroupError> {

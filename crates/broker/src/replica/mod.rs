@@ -10,6 +10,10 @@
 //!
 //! What lies on disk, and how, is [`fjord_log::LogManager`]'s business; this module decides which
 //! partitions this broker hosts.
+//!
+//! Lock order: `reconcile_lock` (async; held while a reconciliation runs on a blocking thread),
+//! then `partitions` (a `RwLock` held only to look up, insert or remove entries, never across
+//! I/O), then a partition's own locks (see [`partition`]).
 
 pub mod client;
 pub mod fetcher;

@@ -7,11 +7,14 @@
 //! takes the leader's high watermark (capped at its own log end), and before fetching in a new
 //! leader epoch truncates its divergent tail found with OffsetForLeaderEpoch.
 //!
-//! Thread safety: the log sits behind a `std::sync::Mutex` that is held only for synchronous
-//! appends and reads, never across an `.await`; the replication state sits behind another,
-//! taken after the log's when both are needed. Fsyncs run outside the log's lock on a blocking
-//! thread, serialised by an async mutex so that one fsync covers every append that arrived while
-//! the previous one ran (group commit). Waiters for the high watermark watch [`Partition::progress`].
+//! Thread safety and lock order: `log` (the log, a `std::sync::Mutex`) before `replication`
+//! (what is known of the ISR and the followers, another); both are held only for synchronous
+//! in-memory work and page-cache reads and writes, never across an `.await`. `flush_lock` (async)
+//! serialises fsyncs: it is taken before `log`, which it holds only to take a
+//! [`fjord_log::FlushTarget`]; the fsync itself runs on a blocking thread with no lock held, so
+//! one fsync covers every append that arrived while the previous one ran (group commit). Flush
+//! progress is the log's own [`Flushed`], read without a lock. Waiters for the high watermark
+//! watch [`Partition::progress`].
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicI32, AtomicI64, AtomicUsize, Ordering};

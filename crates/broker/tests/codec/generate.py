@@ -5,7 +5,7 @@ the version it is made for). The field names, types and version ranges are read 
 kafka-protocol crate the workspace builds with (its generated message definitions).
 
 Run from the repository root after upgrading kafka-protocol:
-    python3 crates/broker/tests/codec/generate.py
+    python3 crates/broker/tests/codec/generate.py && cargo fmt
 """
 import json
 import os
@@ -13,14 +13,13 @@ import re
 import subprocess
 import sys
 
-# The request messages the broker's registry may serve (add one when a handler is added).
-REQUESTS = [
-    "Produce", "Fetch", "ListOffsets", "Metadata", "ApiVersions", "CreateTopics", "DeleteTopics",
-    "DeleteRecords", "InitProducerId", "DescribeConfigs", "AlterConfigs", "CreatePartitions",
-    "IncrementalAlterConfigs", "DescribeCluster", "FindCoordinator", "JoinGroup", "SyncGroup",
-    "Heartbeat", "LeaveGroup", "OffsetCommit", "OffsetFetch", "ListGroups", "DescribeGroups",
-    "DeleteGroups", "OffsetDelete", "OffsetForLeaderEpoch",
-]
+
+def served_requests():
+    """The APIs of the broker's registry (`Variant => module` lines of handlers' `registry!`)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    source = open(os.path.join(here, "../../src/handlers/mod.rs")).read()
+    return re.findall(r"^\s+(\w+) => \w+,$", source.split("registry! {")[1].split("}")[0], re.M)
+
 
 NEWTYPES = {
     "TopicName": "StrBytes", "GroupId": "StrBytes", "TransactionalId": "StrBytes",
@@ -101,7 +100,7 @@ def main():
         "",
     ]
     arms = []
-    for api in REQUESTS:
+    for api in served_requests():
         module = snake(api) + "_request"
         source = open(os.path.join(root, module + ".rs")).read()
         found = structs(source)
