@@ -3,7 +3,7 @@
 
 use anyhow::Result;
 use bytes::{Buf, BufMut, BytesMut};
-use fjord_log::batch::testing::simple;
+use fjord_log::testing::simple;
 use fjord_tests::Broker;
 use fjord_tests::raw::{create_topic, fetch, name, now_ms, produce, produce_request};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;

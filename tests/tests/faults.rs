@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use anyhow::Result;
-use fjord_log::batch::testing::simple;
+use fjord_log::testing::simple;
 use fjord_tests::Broker;
 use fjord_tests::raw::{create_topic, fetch, now_ms, produce};
 

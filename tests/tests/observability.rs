@@ -78,7 +78,7 @@ fn error_codes_are_counted_by_api_and_name() -> Result<()> {
     let broker = Broker::start()?;
     let mut client = broker.connect()?;
     fjord_tests::raw::create_topic(&mut client, "errors", &[])?;
-    let request = produce_request("errors", 2, fjord_log::batch::testing::simple(1_000, 1));
+    let request = produce_request("errors", 2, fjord_log::testing::simple(1_000, 1));
     let mut frame = client.request(ApiKey::Produce, 3, &request)?;
     let response = ProduceResponse::decode(&mut frame, 3)?;
     assert_eq!(response.responses[0].partition_responses[0].error_code, 21, "INVALID_REQUIRED_ACKS");
@@ -152,7 +152,7 @@ fn parked_long_polls_are_counted_and_answered_when_data_arrives() -> Result<()> 
     wait_for_gauge(&broker.http, "fjord_fetch_waiters", 1.0)?;
 
     let mut producer = broker.connect()?;
-    let (code, _) = fjord_tests::raw::produce(&mut producer, "parked", fjord_log::batch::testing::simple(1_000, 3))?;
+    let (code, _) = fjord_tests::raw::produce(&mut producer, "parked", fjord_log::testing::simple(1_000, 3))?;
     assert_eq!(code, 0);
     let mut frame = consumer.read_frame()?;
     let _correlation = frame.get_i32();

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use fjord_log::batch::BatchHeader;
-use fjord_log::batch::testing::{Producer, Record, build, simple};
+use fjord_log::testing::{Producer, Record, build, simple};
 use fjord_tests::RawClient;
 use fjord_tests::cluster::Cluster;
 use fjord_tests::http::Metrics;

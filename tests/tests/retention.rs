@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Result;
-use fjord_log::batch::testing::simple;
+use fjord_log::testing::simple;
 use fjord_tests::raw::{create_topic, fetch, list_offset, now_ms, produce};
 use fjord_tests::{Broker, wait_for};
 

@@ -13,8 +13,6 @@ use fjord_log::LogError;
 use fjord_meta::MetaError;
 use kafka_protocol::ResponseError;
 
-use crate::coordinator::CoordinatorError;
-
 /// Why a request (or one partition of it) failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BrokerError {
@@ -63,6 +61,17 @@ pub enum BrokerError {
     /// A bug or a crashed task inside the broker, not the client's doing.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// Why a coordinator cannot serve a key here and now.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CoordinatorError {
+    #[error("this broker is not the coordinator of {0}")]
+    NotCoordinator(String),
+    #[error("the coordinator of {0} is loading its state")]
+    LoadInProgress(String),
+    #[error("the coordinator is not available: {0}")]
+    NotAvailable(String),
 }
 
 /// Why the broker could not start, or did not stop cleanly.

@@ -106,7 +106,8 @@ impl Starting {
         let defaults =
             config.topic_defaults().map_err(|(k, v, why)| StartupError::Config(format!("{k}={v}: {why}")))?;
         // Log recovery reads whole segments: off the async workers, so the HTTP endpoint answers.
-        let (data_dir, node_id, image) = (config.data_dir.clone(), config.node_id, meta.image());
+        let (data_dir, node_id, opened) = (config.data_dir.clone(), config.node_id, meta.image());
+        let image = opened.clone();
         let replicas =
             tokio::task::spawn_blocking(move || ReplicaManager::open(&data_dir, node_id, defaults, db, &image))
                 .await??;
@@ -118,7 +119,7 @@ impl Starting {
 
         let config = &broker.config;
         let mut background = JoinSet::new();
-        background.spawn(follow_metadata(broker.clone(), stop_rx.clone()));
+        background.spawn(follow_metadata(broker.clone(), opened, stop_rx.clone()));
         let fetchers = FetcherConfig {
             node_id: config.node_id,
             max_bytes: config.replica_fetch_max_bytes,
@@ -271,33 +272,34 @@ async fn accept_loop(listener: TcpListener, broker: Arc<Broker>, mut stop: watch
     connections
 }
 
-/// Applies every new metadata image to the hosted partitions, and makes this broker's group
-/// coordinator forget the committed offsets of deleted topics, whichever broker the deletion
-/// went through.
-async fn follow_metadata(broker: Arc<Broker>, mut stop: watch::Receiver<bool>) {
+/// Applies every new metadata image to the hosted partitions and the coordinators, starting
+/// with whatever changed since `opened` (the image the logs were opened with: the logs' recovery
+/// and the coordinators' first loads take a while), and makes this broker's group coordinator
+/// forget the committed offsets of deleted topics, whichever broker the deletion went through.
+async fn follow_metadata(broker: Arc<Broker>, opened: Arc<fjord_meta::MetadataImage>, mut stop: watch::Receiver<bool>) {
     let mut images = broker.meta.subscribe();
-    let mut previous = images.borrow_and_update().clone();
+    let mut previous = opened;
     loop {
+        let image = images.borrow_and_update().clone();
+        if image.applied_index != previous.applied_index {
+            if let Err(e) = broker.replicas.reconcile(image.clone()).await {
+                tracing::error!(error = %e, "applying metadata to the hosted partitions failed");
+            }
+            broker.groups.follow_leadership();
+            let deleted: Vec<String> = previous
+                .topics
+                .values()
+                .filter(|t| image.topic(&t.name).is_none_or(|now| now.id != t.id))
+                .map(|t| t.name.clone())
+                .collect();
+            for name in deleted {
+                broker.groups.forget_topic(&name).await;
+            }
+            previous = image;
+        }
         tokio::select! {
             _ = stop.changed() => return,
-            changed = images.changed() => {
-                if changed.is_err() { return; }
-                let image = images.borrow_and_update().clone();
-                if let Err(e) = broker.replicas.reconcile(image.clone()).await {
-                    tracing::error!(error = %e, "applying metadata to the hosted partitions failed");
-                }
-                broker.groups.follow_leadership();
-                let deleted: Vec<String> = previous
-                    .topics
-                    .values()
-                    .filter(|t| image.topic(&t.name).is_none_or(|now| now.id != t.id))
-                    .map(|t| t.name.clone())
-                    .collect();
-                for name in deleted {
-                    broker.groups.forget_topic(&name).await;
-                }
-                previous = image;
-            }
+            changed = images.changed() => if changed.is_err() { return },
         }
     }
 }

@@ -17,6 +17,7 @@
 //! - [`cleaner`]: log compaction (`cleanup.policy=compact`) — which records stay, and the
 //!   crash-safe rewrite of a segment.
 //! - [`error`]: the one error type, [`LogError`].
+//! - [`testing`]: valid batches for tests and benchmarks, without a Kafka client.
 //! - [`observe`]: the fsync count and latency the log reports to the metrics recorder.
 //!
 //! Nothing here knows the Kafka wire protocol or its error codes; the broker maps [`LogError`].
@@ -34,6 +35,7 @@ pub mod partition;
 pub mod producer;
 pub mod records;
 pub mod segment;
+pub mod testing;
 
 pub use cleaner::CompactionOutcome;
 pub use config::{LogConfig, TimestampType};

@@ -183,7 +183,7 @@ fn remove_dir(path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::testing::simple;
+    use crate::testing::simple;
 
     #[test]
     fn partitions_are_created_found_and_deleted() {

@@ -197,7 +197,7 @@ fn judge(current: Option<&Entry>, h: &BatchHeader) -> Result<Verdict> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::testing::{Producer, Record, build};
+    use crate::testing::{Producer, Record, build};
 
     fn batch(id: i64, epoch: i16, seq: i32, count: usize, base_offset: i64) -> BatchHeader {
         let records: Vec<Record<'_>> =

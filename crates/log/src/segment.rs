@@ -481,7 +481,7 @@ pub(crate) fn remove_if_exists(path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::batch::testing::simple;
+    use crate::testing::simple;
 
     fn append(segment: &mut Segment, next: &mut i64, ts: i64, count: usize) {
         let mut b = simple(ts, count);

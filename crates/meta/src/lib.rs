@@ -15,7 +15,9 @@
 //! - [`node`]: [`Metadata`], a running node: proposing, forwarding, images, heartbeats, fencing.
 //! - [`store`]: [`NodeDb`], the node's RocksDB and its column families.
 //! - [`error`]: the one error type, [`MetaError`].
+//! - `clock`: the wall clock, read in one place.
 
+mod clock;
 pub mod controller;
 pub mod error;
 pub mod image;

@@ -13,7 +13,9 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+use crate::clock::now_ms;
 
 use openraft::{BasicNode, ServerState, SnapshotPolicy};
 use tokio::net::TcpListener;
@@ -27,11 +29,6 @@ use crate::raft::{NodeId, Raft};
 use crate::state_machine::{Published, StateMachine};
 use crate::types::{BrokerInfo, Command, Outcome};
 use crate::{MetaError, MetadataImage, NodeDb};
-
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
-}
 
 /// How a metadata node runs.
 #[derive(Debug, Clone)]

@@ -204,8 +204,8 @@ impl RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
         let data =
             serde_json::to_vec(&self.image).map_err(|e| io_error(ErrorSubject::Snapshot(None), ErrorVerb::Write, e))?;
         let snapshot_id = match self.last_applied {
-            Some(id) => format!("{}-{}-{}", id.leader_id.term, id.index, crate::node::now_ms()),
-            None => format!("empty-{}", crate::node::now_ms()),
+            Some(id) => format!("{}-{}-{}", id.leader_id.term, id.index, crate::clock::now_ms()),
+            None => format!("empty-{}", crate::clock::now_ms()),
         };
         let meta = Meta { last_log_id: self.last_applied, last_membership: self.membership.clone(), snapshot_id };
         StateMachine::store_snapshot(&self.db, &meta, &data)?;

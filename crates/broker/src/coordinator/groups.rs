@@ -231,8 +231,19 @@ impl GroupCoordinator {
         f: impl FnOnce(&mut GroupShard, &mut Vec<Write>) -> T,
     ) -> Result<(T, Pending), GroupError> {
         let done = match self.home(group).await? {
-            Home::Shard(shard) => shard.write(f).await,
-            Home::NoTopic(mut scratch) => (f(&mut scratch, &mut Vec::new()), Pending::none(self.config.durability)),
+            Home::Shard(shard) => shard.write(f).await?,
+            Home::NoTopic(mut scratch) => {
+                let mut writes = Vec::new();
+                let value = f(&mut scratch, &mut writes);
+                let durability = self.config.durability;
+                let pending = if writes.is_empty() {
+                    Pending::none(durability)
+                } else {
+                    let why = format!("{OFFSETS_TOPIC} does not exist");
+                    Pending::failed(CoordinatorError::NotAvailable(why), durability)
+                };
+                (value, pending)
+            }
         };
         self.wake.notify_one();
         Ok(done)
@@ -241,7 +252,7 @@ impl GroupCoordinator {
     /// Reads `group`'s state.
     async fn read<T>(&self, group: &str, f: impl FnOnce(&GroupShard) -> T) -> Result<T, GroupError> {
         Ok(match self.home(group).await? {
-            Home::Shard(shard) => shard.read(f),
+            Home::Shard(shard) => shard.read(f)?,
             Home::NoTopic(scratch) => f(&scratch),
         })
     }
@@ -288,7 +299,7 @@ impl GroupCoordinator {
     pub async fn heartbeat(&self, req: &fjord_group::HeartbeatRequest) -> Result<(), GroupError> {
         let beat = |st: &mut GroupShard| st.coordinator.heartbeat(req, now_ms());
         match self.home(&req.group_id).await? {
-            Home::Shard(shard) => shard.update(beat),
+            Home::Shard(shard) => shard.update(beat)?,
             Home::NoTopic(mut scratch) => beat(&mut scratch),
         }
     }
@@ -394,7 +405,7 @@ impl GroupCoordinator {
     /// same name starts without them.
     pub async fn forget_topic(&self, topic: &str) {
         for shard in self.runtime.shards() {
-            let ((), pending) = shard
+            let written = shard
                 .write(|st, writes| {
                     let groups: Vec<String> = st.offsets.groups().map(str::to_string).collect();
                     for g in groups {
@@ -407,7 +418,10 @@ impl GroupCoordinator {
                     }
                 })
                 .await;
-            persist(pending).await;
+            // A shard given up meanwhile: its next coordinator replays the topic's deletion.
+            if let Ok(((), pending)) = written {
+                persist(pending).await;
+            }
         }
     }
 
@@ -423,7 +437,8 @@ impl GroupCoordinator {
 
     /// Every group coordinated here: (id, protocol type, state).
     pub fn list(&self) -> Vec<(String, String, GroupState)> {
-        let mut all: Vec<_> = self.runtime.shards().iter().flat_map(|s| s.read(|st| st.coordinator.list())).collect();
+        let mut all: Vec<_> =
+            self.runtime.shards().iter().flat_map(|s| s.read(|st| st.coordinator.list()).unwrap_or_default()).collect();
         all.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         all
     }
@@ -431,7 +446,7 @@ impl GroupCoordinator {
     /// Calls `f` with every loaded shard's groups and offsets (for metrics).
     pub fn for_each_shard(&self, mut f: impl FnMut(&Coordinator, &OffsetStore)) {
         for shard in self.runtime.shards() {
-            shard.read(|st| f(&st.coordinator, &st.offsets));
+            let _ = shard.read(|st| f(&st.coordinator, &st.offsets));
         }
     }
 
@@ -441,8 +456,12 @@ impl GroupCoordinator {
         let mut next_expiry = now_ms() + EXPIRY_INTERVAL_MS;
         loop {
             let now = now_ms();
-            let deadline =
-                self.runtime.shards().iter().filter_map(|s| s.read(|st| st.coordinator.next_deadline())).min();
+            let deadline = self
+                .runtime
+                .shards()
+                .iter()
+                .filter_map(|s| s.read(|st| st.coordinator.next_deadline()).ok().flatten())
+                .min();
             // At least a few milliseconds: a deadline the coordinator cannot clear must not spin.
             let wait = deadline.map_or(1_000, |d| (d - now).clamp(5, 1_000));
             tokio::select! {
@@ -458,15 +477,19 @@ impl GroupCoordinator {
             let cutoff = now - self.config.retention_ms;
             let mut expired = 0;
             for shard in self.runtime.shards() {
-                let (n, pending) = shard
+                let ticked = shard
                     .write(|st, writes| {
                         let actions = st.coordinator.tick(now);
                         st.deliver(actions, writes);
                         if expire { st.expire_offsets(cutoff, writes) } else { 0 }
                     })
                     .await;
-                expired += n;
-                persist(pending).await;
+                // Made durable on their own, so a partition whose replicas are slow does not hold
+                // up the timeouts of the others.
+                if let Ok((n, pending)) = ticked {
+                    expired += n;
+                    tokio::spawn(persist(pending));
+                }
             }
             if expired > 0 {
                 tracing::info!(offsets = expired, "expired committed offsets");

@@ -9,13 +9,15 @@
 //!   runtime replays the partition's records into a fresh state on a blocking thread; requests
 //!   meanwhile wait a moment ([`LOAD_WAIT`]) and then answer COORDINATOR_LOAD_IN_PROGRESS.
 //!   When leadership moves away (or to a new epoch), the shard is unloaded: its state is told
-//!   ([`ShardState::unload`], so waiting requests hear NOT_COORDINATOR) and dropped. A broker
-//!   that does not lead the partition answers NOT_COORDINATOR.
+//!   ([`ShardState::unload`], so waiting requests hear NOT_COORDINATOR) and dropped, and a
+//!   request still holding it is refused NOT_COORDINATOR. A broker that does not lead the
+//!   partition answers NOT_COORDINATOR. A load that fails is retried after [`RETRY_LOAD`].
 //! - **Writes** ([`Shard::write`]): a state change and the records it produces are made under the
 //!   shard's async write lock, so the log holds records in the order the changes were made; the
-//!   state lock is released before the append. [`Pending::commit`] then waits, without any lock,
-//!   for the fsync and the in-sync replicas (acks=all, [`Partition::commit`]), so concurrent
-//!   writes share one group-commit fsync.
+//!   state lock is released before the append, which is refused unless this broker still leads
+//!   the partition in the shard's epoch. [`Pending::commit`] then waits, without any lock, for
+//!   the fsync and the in-sync replicas of that epoch (acks=all, [`Partition::commit`]), so
+//!   concurrent writes share one group-commit fsync. Appends wake the followers' long polls.
 //!
 //! Lock order: `slots` (std mutex, never held across I/O or an `.await`) is taken alone. Within
 //! a shard, `write` (async) before `state` (std, held only while the state changes), and the
@@ -34,6 +36,7 @@ use uuid::Uuid;
 
 use crate::BrokerError;
 use crate::cluster::Proposer;
+pub use crate::error::CoordinatorError;
 use crate::replica::{Partition, ReadLimit, ReplicaManager, now_ms};
 
 /// How long a request that finds its partition loading waits before it answers
@@ -44,23 +47,15 @@ pub const LOAD_WAIT: Duration = Duration::from_millis(500);
 /// Bytes read from the log at a time while replaying.
 const REPLAY_CHUNK: usize = 1 << 20;
 
+/// How long after a failed load the next one may start.
+pub const RETRY_LOAD: Duration = Duration::from_secs(1);
+
 /// Kafka's placement of a key: `Utils.abs(key.hashCode()) % partitions`, with Java's
 /// `String.hashCode` — so a group or transactional id lands where Kafka would put it.
 pub fn partition_for(key: &str, partitions: i32) -> i32 {
     let hash = key.encode_utf16().fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)));
     let abs = if hash == i32::MIN { 0 } else { hash.abs() };
     abs % partitions.max(1)
-}
-
-/// Why a coordinator cannot serve a key here and now.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum CoordinatorError {
-    #[error("this broker is not the coordinator of {0}")]
-    NotCoordinator(String),
-    #[error("the coordinator of {0} is loading its state")]
-    LoadInProgress(String),
-    #[error("the coordinator is not available: {0}")]
-    NotAvailable(String),
 }
 
 /// A coordinator's state for one partition of its topic, rebuilt from the partition's records.
@@ -114,7 +109,14 @@ impl<S> std::fmt::Debug for Runtime<S> {
 }
 
 enum Slot<S> {
-    Loading { epoch: i32 },
+    Loading {
+        epoch: i32,
+    },
+    /// The last load in `epoch` failed; the next may start at `retry`.
+    Failed {
+        epoch: i32,
+        retry: tokio::time::Instant,
+    },
     Active(Arc<Shard<S>>),
 }
 
@@ -123,9 +125,16 @@ pub struct Shard<S> {
     pub index: i32,
     epoch: i32,
     partition: Arc<Partition>,
+    replicas: Arc<ReplicaManager>,
     durability: Durability,
     write: tokio::sync::Mutex<()>,
-    state: Mutex<S>,
+    state: Mutex<Held<S>>,
+}
+
+/// A shard's state, and whether the shard was given up (then nothing may use it).
+struct Held<S> {
+    state: S,
+    unloaded: bool,
 }
 
 impl<S> std::fmt::Debug for Shard<S> {
@@ -138,8 +147,8 @@ impl<S> std::fmt::Debug for Shard<S> {
 #[derive(Debug)]
 #[must_use = "records are durable only once committed"]
 pub struct Pending {
-    /// The partition written to (`None`: nothing was).
-    partition: Option<Arc<Partition>>,
+    /// The partition written to and the leader epoch of the write (`None`: nothing was written).
+    partition: Option<(Arc<Partition>, i32)>,
     /// Where the records end, or why appending them failed.
     appended: Result<i64, BrokerError>,
     durability: Durability,
@@ -235,7 +244,7 @@ impl<S: ShardState> Runtime<S> {
             let mut slots = self.slots();
             slots.retain(|index, slot| {
                 let epoch = match slot {
-                    Slot::Loading { epoch } => *epoch,
+                    Slot::Loading { epoch } | Slot::Failed { epoch, .. } => *epoch,
                     Slot::Active(shard) => shard.epoch,
                 };
                 let keep = led.get(index).is_some_and(|p| p.leader_epoch() == epoch);
@@ -250,7 +259,7 @@ impl<S: ShardState> Runtime<S> {
             tracing::info!(topic = self.topic.name, partitions = ?indexes, "no longer coordinating these partitions");
         }
         for shard in lost {
-            shard.lock().unload();
+            shard.give_up();
         }
         for partition in led.into_values() {
             self.start_load(partition);
@@ -264,11 +273,12 @@ impl<S: ShardState> Runtime<S> {
             let mut slots = self.slots();
             match slots.get(&partition.index) {
                 Some(Slot::Loading { epoch: e }) if *e == epoch => return,
+                Some(Slot::Failed { epoch: e, retry }) if *e == epoch && tokio::time::Instant::now() < *retry => return,
                 Some(Slot::Active(shard)) if shard.epoch == epoch => return,
                 _ => {}
             }
             if let Some(Slot::Active(old)) = slots.insert(partition.index, Slot::Loading { epoch }) {
-                old.lock().unload();
+                old.give_up();
             }
         }
         let runtime = self.clone();
@@ -278,13 +288,15 @@ impl<S: ShardState> Runtime<S> {
             let state = (runtime.new_state)(index);
             let replayed = {
                 let partition = partition.clone();
-                tokio::task::spawn_blocking(move || replay(&partition, state)).await
+                tokio::task::spawn_blocking(move || {
+                    let (mut state, records) = replay(&partition, state)?;
+                    state.loaded(now_ms());
+                    Ok::<_, BrokerError>((state, records))
+                })
+                .await
             };
             let loaded = match replayed {
-                Ok(Ok((mut state, records))) => {
-                    state.loaded(now_ms());
-                    Some((state, records))
-                }
+                Ok(Ok(loaded)) => Some(loaded),
                 Ok(Err(e)) => {
                     tracing::warn!(topic = runtime.topic.name, partition = index, error = %e, "loading the coordinator's state failed; retried on the next request");
                     None
@@ -316,9 +328,10 @@ impl<S: ShardState> Runtime<S> {
                     index,
                     epoch,
                     partition,
+                    replicas: self.replicas.clone(),
                     durability: self.durability,
                     write: tokio::sync::Mutex::new(()),
-                    state: Mutex::new(state),
+                    state: Mutex::new(Held { state, unloaded: false }),
                 };
                 slots.insert(index, Slot::Active(Arc::new(shard)));
                 drop(slots);
@@ -347,7 +360,7 @@ impl<S: ShardState> Runtime<S> {
             }
             None => {
                 if current {
-                    slots.remove(&index);
+                    slots.insert(index, Slot::Failed { epoch, retry: tokio::time::Instant::now() + RETRY_LOAD });
                 }
             }
         }
@@ -394,7 +407,7 @@ impl<S: ShardState> Runtime<S> {
             .values()
             .filter_map(|s| match s {
                 Slot::Active(shard) => Some(shard.clone()),
-                Slot::Loading { .. } => None,
+                Slot::Loading { .. } | Slot::Failed { .. } => None,
             })
             .collect()
     }
@@ -419,41 +432,75 @@ impl<S: ShardState> Runtime<S> {
     }
 }
 
-impl<S> Shard<S> {
-    fn lock(&self) -> MutexGuard<'_, S> {
+impl<S: ShardState> Shard<S> {
+    fn lock(&self) -> MutexGuard<'_, Held<S>> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The shard is no longer this broker's to serve: its state is told, and every later use is
+    /// refused.
+    fn give_up(&self) {
+        let mut held = self.lock();
+        if !held.unloaded {
+            held.unloaded = true;
+            held.state.unload();
+        }
+    }
+
+    fn gone(&self) -> CoordinatorError {
+        CoordinatorError::NotCoordinator(format!("{}-{}", self.partition.topic, self.index))
+    }
+
     /// Reads the state.
-    pub fn read<T>(&self, f: impl FnOnce(&S) -> T) -> T {
-        f(&self.lock())
+    pub fn read<T>(&self, f: impl FnOnce(&S) -> T) -> Result<T, CoordinatorError> {
+        let held = self.lock();
+        if held.unloaded {
+            return Err(self.gone());
+        }
+        Ok(f(&held.state))
     }
 
     /// Changes the state without writing records (a heartbeat).
-    pub fn update<T>(&self, f: impl FnOnce(&mut S) -> T) -> T {
-        f(&mut self.lock())
+    pub fn update<T>(&self, f: impl FnOnce(&mut S) -> T) -> Result<T, CoordinatorError> {
+        let mut held = self.lock();
+        if held.unloaded {
+            return Err(self.gone());
+        }
+        Ok(f(&mut held.state))
     }
 
     /// Changes the state with `f`, which adds the records the change must persist, and appends
     /// them to the partition in the order of the changes. [`Pending::commit`] makes them durable.
-    pub async fn write<T>(&self, f: impl FnOnce(&mut S, &mut Vec<Write>) -> T) -> (T, Pending) {
+    pub async fn write<T>(
+        &self,
+        f: impl FnOnce(&mut S, &mut Vec<Write>) -> T,
+    ) -> Result<(T, Pending), CoordinatorError> {
         let _serial = self.write.lock().await;
         let mut writes = Vec::new();
-        let value = f(&mut self.lock(), &mut writes);
+        let value = {
+            let mut held = self.lock();
+            if held.unloaded {
+                return Err(self.gone());
+            }
+            f(&mut held.state, &mut writes)
+        };
         if writes.is_empty() {
-            return (value, Pending::none(self.durability));
+            return Ok((value, Pending::none(self.durability)));
         }
         let appended = self.append(&writes);
-        (value, Pending { partition: Some(self.partition.clone()), appended, durability: self.durability })
+        let partition = Some((self.partition.clone(), self.epoch));
+        Ok((value, Pending { partition, appended, durability: self.durability }))
     }
 
-    /// Appends `writes` as one batch without waiting for disk; returns where it ends.
+    /// Appends `writes` as one batch without waiting for disk, in the shard's leader epoch only;
+    /// returns where it ends.
     fn append(&self, writes: &[Write]) -> Result<i64, BrokerError> {
         let now = now_ms();
         let records: Vec<Record<'_>> =
             writes.iter().map(|(k, v)| Record { key: Some(k), value: v.as_deref(), timestamp_delta: 0 }).collect();
         let batch = records::build(now, &records, Producer::default());
-        let outcome = self.partition.append(&batch, now)?;
+        let (outcome, _) = self.partition.append_in_epoch(&batch, now, Some(self.epoch))?;
+        self.replicas.notify_append();
         Ok(outcome.last_offset + 1)
     }
 }
@@ -464,23 +511,35 @@ impl Pending {
         Self { partition: None, appended: Ok(0), durability }
     }
 
+    /// Records that could not be written: their commit fails with `e`.
+    pub fn failed(e: CoordinatorError, durability: Durability) -> Self {
+        Self { partition: None, appended: Err(e.into()), durability }
+    }
+
     /// Waits until the records are fsynced and held by every in-sync replica. Failures come
     /// back as Kafka's coordinators answer them: a lost leadership as NOT_COORDINATOR, a write
     /// the replicas did not confirm as COORDINATOR_NOT_AVAILABLE; others (storage) as they are.
     pub async fn commit(self) -> Result<(), BrokerError> {
-        let Some(partition) = self.partition else { return Ok(()) };
+        let Some((partition, epoch)) = self.partition else { return self.appended.map(|_| ()) };
         let name = || format!("{}-{}", partition.topic, partition.index);
         let committed = match self.appended {
-            Ok(upto) => partition.commit(upto, self.durability.fsync, self.durability.timeout).await,
+            Ok(upto) => partition.commit(upto, epoch, self.durability.fsync, self.durability.timeout).await,
             Err(e) => Err(e),
         };
+        // Kafka's coordinators answer a lost leadership or a failed log as NOT_COORDINATOR (the
+        // client finds the coordinator again), a write the replicas did not take as
+        // COORDINATOR_NOT_AVAILABLE (it retries).
         match committed {
             Ok(()) => Ok(()),
-            Err(BrokerError::NotLeaderOrFollower) => Err(CoordinatorError::NotCoordinator(name()).into()),
+            Err(e @ (BrokerError::NotLeaderOrFollower | BrokerError::Log(_))) => {
+                tracing::warn!(partition = %name(), error = %e, "coordinator write lost");
+                Err(CoordinatorError::NotCoordinator(name()).into())
+            }
             Err(
                 e @ (BrokerError::NotEnoughReplicas { .. }
                 | BrokerError::NotEnoughReplicasAfterAppend { .. }
-                | BrokerError::ReplicationTimedOut(_)),
+                | BrokerError::ReplicationTimedOut(_)
+                | BrokerError::UnknownTopicOrPartition),
             ) => {
                 tracing::warn!(partition = %name(), error = %e, "coordinator state not replicated");
                 Err(CoordinatorError::NotAvailable(e.to_string()).into())

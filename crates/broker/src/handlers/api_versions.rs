@@ -4,7 +4,6 @@
 use fjord_protocol::ApiRange;
 use kafka_protocol::messages::{ApiKey, ApiVersionsRequest, ApiVersionsResponse};
 
-
 use super::Client;
 use crate::Broker;
 

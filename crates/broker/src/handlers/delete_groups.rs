@@ -5,7 +5,6 @@ use fjord_protocol::ApiRange;
 use kafka_protocol::messages::delete_groups_response::DeletableGroupResult;
 use kafka_protocol::messages::{ApiKey, DeleteGroupsRequest, DeleteGroupsResponse};
 
-
 use super::Client;
 use crate::Broker;
 

@@ -15,7 +15,6 @@ use kafka_protocol::messages::delete_records_request::DeleteRecordsPartition;
 use kafka_protocol::messages::delete_records_response::{DeleteRecordsPartitionResult, DeleteRecordsTopicResult};
 use kafka_protocol::messages::{ApiKey, DeleteRecordsRequest, DeleteRecordsResponse};
 
-
 use super::Client;
 use crate::{Broker, BrokerError};
 
@@ -25,30 +24,24 @@ pub const API: ApiRange = ApiRange { key: ApiKey::DeleteRecords, min: 0, max: 2 
 const HIGH_WATERMARK: i64 = -1;
 
 pub async fn handle(broker: &Broker, _version: i16, request: DeleteRecordsRequest, _client: &Client) -> DeleteRecordsResponse {
-    let topics = request
-        .topics
-        .into_iter()
-        .map(|topic| {
-            let name = topic.name.0.as_str();
-            let partitions = topic
-                .partitions
-                .iter()
-                .map(|p| {
-                    let result = DeleteRecordsPartitionResult::default().with_partition_index(p.partition_index);
-                    match delete(broker, name, p) {
-                        Ok(low_watermark) => result.with_low_watermark(low_watermark),
-                        Err(e) => result.with_error_code(e.error_code()).with_low_watermark(-1),
-                    }
-                })
-                .collect();
-            DeleteRecordsTopicResult::default().with_name(topic.name).with_partitions(partitions)
-        })
-        .collect();
+    let mut topics = Vec::with_capacity(request.topics.len());
+    for topic in request.topics {
+        let name = topic.name.0.as_str();
+        let mut partitions = Vec::with_capacity(topic.partitions.len());
+        for p in &topic.partitions {
+            let result = DeleteRecordsPartitionResult::default().with_partition_index(p.partition_index);
+            partitions.push(match delete(broker, name, p).await {
+                Ok(low_watermark) => result.with_low_watermark(low_watermark),
+                Err(e) => result.with_error_code(e.error_code()).with_low_watermark(-1),
+            });
+        }
+        topics.push(DeleteRecordsTopicResult::default().with_name(topic.name).with_partitions(partitions));
+    }
     DeleteRecordsResponse::default().with_topics(topics)
 }
 
 /// Deletes the records of one partition before the requested offset: the new log start offset.
-fn delete(broker: &Broker, topic: &str, p: &DeleteRecordsPartition) -> Result<i64, BrokerError> {
+async fn delete(broker: &Broker, topic: &str, p: &DeleteRecordsPartition) -> Result<i64, BrokerError> {
     let partition = broker.leader_partition(topic, p.partition_index)?;
     let config = partition.log().config().clone();
     if config.compact && !config.delete_retention {
@@ -61,7 +54,11 @@ fn delete(broker: &Broker, topic: &str, p: &DeleteRecordsPartition) -> Result<i6
     if !(0..=high_watermark).contains(&offset) {
         return Err(LogError::InvalidOffset(offset).into());
     }
-    let start = broker.replicas.delete_records(&partition, offset)?;
+    // Deleting segments and persisting the new start are disk work: off the async workers.
+    let replicas = broker.replicas.clone();
+    let start = tokio::task::spawn_blocking(move || replicas.delete_records(&partition, offset))
+        .await
+        .map_err(|e| BrokerError::Internal(format!("the deletion task failed: {e}")))??;
     tracing::info!(topic, partition = p.partition_index, log_start_offset = start, "deleted records");
     Ok(start)
 }

@@ -4,7 +4,6 @@ use fjord_group::HeartbeatRequest as Beat;
 use fjord_protocol::ApiRange;
 use kafka_protocol::messages::{ApiKey, HeartbeatRequest, HeartbeatResponse};
 
-
 use super::Client;
 use crate::{Broker, BrokerError};
 

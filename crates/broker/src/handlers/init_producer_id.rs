@@ -9,7 +9,6 @@
 use fjord_protocol::ApiRange;
 use kafka_protocol::messages::{ApiKey, InitProducerIdRequest, InitProducerIdResponse, ProducerId};
 
-
 use super::Client;
 use crate::{Broker, BrokerError};
 

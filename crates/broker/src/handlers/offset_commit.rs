@@ -10,7 +10,6 @@ use kafka_protocol::ResponseError;
 use kafka_protocol::messages::offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
 use kafka_protocol::messages::{ApiKey, OffsetCommitRequest, OffsetCommitResponse};
 
-
 use super::Client;
 use crate::replica::now_ms;
 use crate::{Broker, BrokerError};

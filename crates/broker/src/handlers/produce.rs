@@ -38,7 +38,8 @@ pub async fn handle(broker: &Broker, _version: i16, request: ProduceRequest, _cl
         }
     };
     let now = now_ms();
-    let mut to_sync: Vec<(usize, usize, Arc<Partition>, i64)> = Vec::new();
+    // (topic index, partition index, partition, end of the append, leader epoch of the append)
+    let mut to_sync: Vec<(usize, usize, Arc<Partition>, i64, i32)> = Vec::new();
     let mut responses = Vec::with_capacity(request.topic_data.len());
     let mut appended = false;
     for (t, topic) in request.topic_data.into_iter().enumerate() {
@@ -55,9 +56,9 @@ pub async fn handle(broker: &Broker, _version: i16, request: ProduceRequest, _cl
                 None => append(broker, &name, data.index, data.records, acks, now),
             };
             partitions.push(match result {
-                Ok((partition, outcome)) => {
+                Ok((partition, outcome, epoch)) => {
                     appended |= !outcome.duplicate;
-                    to_sync.push((t, i, partition, outcome.last_offset + 1));
+                    to_sync.push((t, i, partition, outcome.last_offset + 1, epoch));
                     response
                         .with_base_offset(outcome.base_offset)
                         .with_log_append_time_ms(outcome.log_append_time)
@@ -86,10 +87,10 @@ pub async fn handle(broker: &Broker, _version: i16, request: ProduceRequest, _cl
     if acks == -1 && !to_sync.is_empty() {
         let _waiting = broker.telemetry.produce_waiter();
         let mut syncs = JoinSet::new();
-        let mut unconfirmed: HashSet<(usize, usize)> = to_sync.iter().map(|(t, i, _, _)| (*t, *i)).collect();
+        let mut unconfirmed: HashSet<(usize, usize)> = to_sync.iter().map(|(t, i, ..)| (*t, *i)).collect();
         let fsync = broker.config.flush_every_ack;
-        for (t, i, partition, upto) in to_sync {
-            syncs.spawn(async move { (t, i, partition.commit(upto, fsync, timeout).await) });
+        for (t, i, partition, upto, epoch) in to_sync {
+            syncs.spawn(async move { (t, i, partition.commit(upto, epoch, fsync, timeout).await) });
         }
         while let Some(joined) = syncs.join_next().await {
             let Ok((t, i, result)) = joined else { continue };
@@ -116,7 +117,7 @@ fn append(
     records: Option<bytes::Bytes>,
     acks: i16,
     now: i64,
-) -> Result<(Arc<Partition>, fjord_log::AppendOutcome), BrokerError> {
+) -> Result<(Arc<Partition>, fjord_log::AppendOutcome, i32), BrokerError> {
     let partition = broker.leader_partition(topic, index)?;
     if acks == -1 {
         partition.check_min_isr()?;
@@ -124,11 +125,11 @@ fn append(
     let records = records.ok_or_else(|| BrokerError::InvalidRequest("null record set".into()))?;
     // The record bytes go from the request buffer to the file: the log stamps a copy of the
     // batch header and writes the rest from where it lies.
-    let outcome = partition.append(&records, now)?;
+    let (outcome, epoch) = partition.append_in_epoch(&records, now, None)?;
     if !outcome.duplicate {
         partition.counters.appended(outcome.bytes, outcome.record_count);
     }
-    Ok((partition, outcome))
+    Ok((partition, outcome, epoch))
 }
 
 /// Turns an acknowledged-looking partition response into the failure it turned out to be.

@@ -6,7 +6,6 @@ use fjord_protocol::ApiRange;
 use kafka_protocol::messages::{ApiKey, SyncGroupRequest, SyncGroupResponse};
 use kafka_protocol::protocol::StrBytes;
 
-
 use super::Client;
 use crate::{Broker, BrokerError};
 

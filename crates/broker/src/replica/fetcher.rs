@@ -209,8 +209,8 @@ impl Fetchers {
                 },
                 Some(ResponseError::OffsetOutOfRange) if pos.log_end_offset < data.log_start_offset => {
                     tracing::warn!(topic = %p.topic, partition = p.index, leader_log_start = data.log_start_offset, "fell behind the leader's log start; starting the log there");
-                    let (p, start) = (p.clone(), data.log_start_offset);
-                    blocking(move || p.restart_at(start), "restarting the log failed").await;
+                    let (p, epoch, start) = (p.clone(), pos.leader_epoch, data.log_start_offset);
+                    blocking(move || p.restart_at(epoch, start), "restarting the log failed").await;
                 }
                 Some(ResponseError::OffsetOutOfRange) => p.request_truncation(),
                 Some(e) => {

@@ -4,6 +4,7 @@
 //! - [`partition`]: one hosted partition, its log, its replication state and its group-commit fsync.
 //! - [`fetcher`]: the follower side — one fetcher per leader, truncation, fetching.
 //! - [`isr`]: the leader side — ISR changes through Raft, high-watermark checkpoints.
+//! - `counters`: the per-topic traffic counters a partition moves.
 //! - [`client`]: the Kafka-protocol connection a follower keeps to a leader.
 //! - [`ReplicaManager`] (here): opening, creating and deleting partition directories as the
 //!   metadata image changes, lookups for handlers, retention, and the clean-shutdown marker.
@@ -16,6 +17,7 @@
 //! I/O), then a partition's own locks (see [`partition`]).
 
 pub mod client;
+mod counters;
 pub mod fetcher;
 pub mod isr;
 mod partition;
@@ -48,8 +50,9 @@ pub struct ReplicaManager {
     defaults: TopicDefaults,
     db: Arc<NodeDb>,
     partitions: RwLock<HashMap<(String, i32), Arc<Partition>>>,
-    /// Serialises reconciliations (held across the blocking work, on no thread).
-    reconcile_lock: tokio::sync::Mutex<()>,
+    /// Serialises reconciliations and the final close; owned by the blocking work it guards, so a
+    /// caller that stops waiting does not release it early.
+    reconcile_lock: Arc<tokio::sync::Mutex<()>>,
     appended: watch::Sender<u64>,
     /// Bumped when this broker starts or stops leading or following some partition.
     roles: watch::Sender<u64>,
@@ -75,7 +78,7 @@ impl ReplicaManager {
             defaults,
             db,
             partitions: RwLock::new(HashMap::new()),
-            reconcile_lock: tokio::sync::Mutex::new(()),
+            reconcile_lock: Arc::new(tokio::sync::Mutex::new(())),
             appended: watch::channel(0).0,
             roles: watch::channel(0).0,
             isr_wake: tokio::sync::Notify::new(),
@@ -131,11 +134,14 @@ impl ReplicaManager {
     /// leads each. A partition whose leader is fenced stays, data and all. Idempotent; serialised.
     /// The directory work runs on a blocking thread.
     pub async fn reconcile(self: &Arc<Self>, image: Arc<MetadataImage>) -> Result<(), BrokerError> {
-        let _serial = self.reconcile_lock.lock().await;
+        let serial = self.reconcile_lock.clone().lock_owned().await;
         let manager = self.clone();
-        tokio::task::spawn_blocking(move || manager.reconcile_with(&image, false))
-            .await
-            .map_err(|e| BrokerError::Internal(format!("applying metadata to the partitions failed: {e}")))?
+        tokio::task::spawn_blocking(move || {
+            let _serial = serial;
+            manager.reconcile_with(&image, false)
+        })
+        .await
+        .map_err(|e| BrokerError::Internal(format!("applying metadata to the partitions failed: {e}")))?
     }
 
     /// [`ReplicaManager::reconcile`] on this thread; at startup it logs how far opening the logs
@@ -268,7 +274,9 @@ impl ReplicaManager {
 
     /// Closes every log (indexes written, data fsynced) and leaves the clean-shutdown marker —
     /// unless a log failed to close, whose error is returned (the next start recovers them).
+    /// Runs on a blocking thread, after any reconciliation under way.
     pub fn shutdown(&self) -> Result<(), fjord_log::LogError> {
+        let _serial = self.reconcile_lock.blocking_lock();
         let mut failed = None;
         for p in self.all() {
             p.checkpoint_high_watermark();

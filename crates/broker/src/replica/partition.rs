@@ -26,8 +26,8 @@ use fjord_meta::PartitionInfo;
 use tokio::sync::watch;
 use uuid::Uuid;
 
+use super::counters::TopicCounters;
 use crate::BrokerError;
-use crate::telemetry::TopicCounters;
 
 /// A partition this broker hosts a replica of (and serves clients for while it leads it).
 #[derive(Debug)]
@@ -373,10 +373,15 @@ impl Partition {
     /// `timeout`. Fails when leadership moves away meanwhile, or when the ISR that confirmed the
     /// write is smaller than `min` (Kafka's NOT_ENOUGH_REPLICAS_AFTER_APPEND).
     pub async fn wait_replicated(&self, upto: i64, timeout: Duration) -> Result<(), BrokerError> {
+        self.wait_replicated_in(upto, self.leader_epoch(), timeout).await
+    }
+
+    /// [`Partition::wait_replicated`] for records appended in leader epoch `epoch`: a high
+    /// watermark of a later epoch says nothing of them.
+    async fn wait_replicated_in(&self, upto: i64, epoch: i32, timeout: Duration) -> Result<(), BrokerError> {
         let min = self.min_insync();
         let mut progress = self.progress();
         let deadline = tokio::time::Instant::now() + timeout;
-        let epoch = self.leader_epoch();
         loop {
             progress.borrow_and_update();
             if !self.is_leader() || self.leader_epoch() != epoch {
@@ -416,10 +421,11 @@ impl Partition {
     /// smaller of the leader's end of that epoch and our own). `epoch` -1 means the leader knows
     /// no epoch as old as ours: the log is truncated to the high watermark.
     pub fn truncate_for_epoch(&self, leader_epoch: i32, epoch: i32, end_offset: i64) -> Result<(), BrokerError> {
-        if self.leader_epoch() != leader_epoch {
+        // Under the log's lock, which a change of leadership also takes.
+        let mut log = self.log();
+        if self.leader_epoch() != leader_epoch || self.is_leader() {
             return Ok(());
         }
-        let mut log = self.log();
         let target = if epoch < 0 || end_offset < 0 {
             self.high_watermark()
         } else {
@@ -436,9 +442,15 @@ impl Partition {
         Ok(())
     }
 
-    /// Follower side: the leader's log starts past our end: start ours afresh at its start.
-    pub fn restart_at(&self, offset: i64) -> Result<(), BrokerError> {
-        self.log().restart_at(offset)?;
+    /// Follower side: the leader's log starts past our end: start ours afresh at its start —
+    /// unless the leadership moved on from `leader_epoch` meanwhile.
+    pub fn restart_at(&self, leader_epoch: i32, offset: i64) -> Result<(), BrokerError> {
+        let mut log = self.log();
+        if self.leader_epoch() != leader_epoch || self.is_leader() {
+            return Ok(());
+        }
+        log.restart_at(offset)?;
+        drop(log);
         self.high_watermark.store(offset, Ordering::Release);
         self.replication().needs_truncation = false;
         Ok(())
@@ -487,26 +499,39 @@ impl Partition {
     /// Refused unless this broker leads the partition: a follower's log takes only what its
     /// leader sent (a group coordinator that just lost its partition must not write there).
     pub fn append(&self, records: &[u8], now_ms: i64) -> Result<AppendOutcome, BrokerError> {
+        self.append_in_epoch(records, now_ms, None).map(|(outcome, _)| outcome)
+    }
+
+    /// [`Partition::append`], only while this broker leads in `epoch` (when given); returns the
+    /// leader epoch the batches were stamped with.
+    pub fn append_in_epoch(
+        &self,
+        records: &[u8],
+        now_ms: i64,
+        epoch: Option<i32>,
+    ) -> Result<(AppendOutcome, i32), BrokerError> {
         // Under the log's lock, which a change of leadership also takes: no append of an old
         // leadership lands after the new one began.
         let mut log = self.log();
-        if !self.is_leader() {
+        let current = self.leader_epoch();
+        if !self.is_leader() || epoch.is_some_and(|e| e != current) {
             return Err(BrokerError::NotLeaderOrFollower);
         }
-        let outcome = log.append(records, self.leader_epoch(), now_ms)?;
+        let outcome = log.append(records, current, now_ms)?;
         drop(log);
         self.advance_high_watermark();
-        Ok(outcome)
+        Ok((outcome, current))
     }
 
     /// Leader side: the acks=all sequence for records appended up to `upto` (exclusive) — the
     /// fsync that covers them when `fsync` (`log.flush.interval.messages=1`), then every in-sync
     /// replica holding them, within `timeout`. Produce and the coordinators' writes both end here.
-    pub async fn commit(&self, upto: i64, fsync: bool, timeout: Duration) -> Result<(), BrokerError> {
+    /// `epoch` is the leader epoch the records were appended in.
+    pub async fn commit(&self, upto: i64, epoch: i32, fsync: bool, timeout: Duration) -> Result<(), BrokerError> {
         if fsync {
             self.sync_to(upto).await?;
         }
-        self.wait_replicated(upto, timeout).await
+        self.wait_replicated_in(upto, epoch, timeout).await
     }
 
     /// Makes everything appended up to `offset` (exclusive) durable. Appends that arrive while an
@@ -526,6 +551,9 @@ impl Partition {
         let target = self.log().flush_target();
         let synced = tokio::task::spawn_blocking(move || target.sync()).await;
         match synced {
+            // A truncation while the fsync ran took these records (the log follows another
+            // leader now): the fsync covered something else.
+            Ok(Ok(())) if self.flushed.get() < offset => Err(BrokerError::NotLeaderOrFollower),
             Ok(Ok(())) => Ok(()),
             Ok(Err(e)) => {
                 // An fsync failure may have dropped dirty pages: nothing later may claim durability.
@@ -606,7 +634,7 @@ impl Partition {
 
 #[cfg(test)]
 mod tests {
-    use fjord_log::batch::testing::simple;
+    use fjord_log::testing::simple;
 
     use super::*;
 

@@ -1,5 +1,5 @@
 use super::*;
-use crate::batch::testing::{Producer, Record, build, simple};
+use crate::testing::{Producer, Record, build, simple};
 
 fn config() -> LogConfig {
     LogConfig { index_interval_bytes: 128, ..LogConfig::default() }

@@ -93,26 +93,27 @@ async fn a_takeover_replays_what_was_written_in_order() {
     assert_eq!(runtime.coordinator_of("k").map(|b| b.id), Some(1));
 
     let shard = runtime.shard(1).await.expect("an empty partition loads within the wait");
-    assert!(shard.read(|t| t.loaded_at.is_some() && t.records.is_empty()));
+    assert!(shard.read(|t| t.loaded_at.is_some() && t.records.is_empty()).unwrap());
     let (answer, pending) = shard
         .write(|_, w| {
             w.push(write("a", Some("1")));
             w.push(write("b", None));
             7
         })
-        .await;
+        .await
+        .unwrap();
     assert_eq!(answer, 7);
     pending.commit().await.unwrap();
-    let ((), pending) = shard.write(|_, _| {}).await;
+    let ((), pending) = shard.write(|_, _| {}).await.unwrap();
     pending.commit().await.expect("nothing to write commits at once");
-    let ((), pending) = shard.write(|_, w| w.push(write("a", Some("2")))).await;
+    let ((), pending) = shard.write(|_, w| w.push(write("a", Some("2")))).await.unwrap();
     pending.commit().await.unwrap();
 
     // Another runtime over the same partitions is what a new coordinator sees at takeover.
     let other = new_runtime(&node, &unloads);
     let taken = other.shard(1).await.unwrap();
-    assert_eq!(taken.read(|t| t.records.clone()), records(&[("a", Some("1")), ("b", None), ("a", Some("2"))]));
-    assert!(other.shard(0).await.unwrap().read(|t| t.records.is_empty()), "each partition has its own state");
+    assert_eq!(taken.read(|t| t.records.clone()).unwrap(), records(&[("a", Some("1")), ("b", None), ("a", Some("2"))]));
+    assert!(other.shard(0).await.unwrap().read(|t| t.records.is_empty()).unwrap(), "each partition has its own state");
     node.meta.shutdown().await;
 }
 
@@ -126,7 +127,7 @@ async fn losing_leadership_unloads_and_a_new_epoch_reloads() {
     runtime.wait_loaded().await;
     assert_eq!(runtime.shards().len(), 3, "every partition led here is taken over");
     let shard = runtime.shard(2).await.unwrap();
-    let ((), pending) = shard.write(|_, w| w.push(write("k", Some("v")))).await;
+    let ((), pending) = shard.write(|_, w| w.push(write("k", Some("v")))).await.unwrap();
     pending.commit().await.unwrap();
 
     let partition = node.replicas.partition(TOPIC, 2).unwrap();
@@ -139,7 +140,7 @@ async fn losing_leadership_unloads_and_a_new_epoch_reloads() {
         partition_epoch: leader_epoch,
     };
     partition.apply(&info(2, 1), now_ms());
-    let ((), pending) = shard.write(|_, w| w.push(write("late", Some("x")))).await;
+    let ((), pending) = shard.write(|_, w| w.push(write("late", Some("x")))).await.unwrap();
     let refused = pending.commit().await;
     assert!(
         matches!(refused, Err(BrokerError::Coordinator(CoordinatorError::NotCoordinator(_)))),
@@ -153,6 +154,13 @@ async fn losing_leadership_unloads_and_a_new_epoch_reloads() {
     partition.apply(&info(1, 2), now_ms());
     let back = runtime.shard(2).await.expect("leading again, in a new epoch: reloaded");
     assert!(!Arc::ptr_eq(&back, &shard));
-    assert_eq!(back.read(|t| t.records.clone()), records(&[("k", Some("v"))]));
+    assert_eq!(
+        back.read(|t| t.records.clone()).unwrap(),
+        records(&[("k", Some("v"))]),
+        "the refused write is not there"
+    );
+    let stale = shard.write(|_, w| w.push(write("stale", Some("x")))).await;
+    assert!(matches!(stale, Err(CoordinatorError::NotCoordinator(_))), "the shard given up refuses every use");
+    assert!(shard.read(|_| ()).is_err());
     node.meta.shutdown().await;
 }
