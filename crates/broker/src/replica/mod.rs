@@ -24,6 +24,7 @@ mod partition;
 
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -53,6 +54,8 @@ pub struct ReplicaManager {
     /// Serialises reconciliations and the final close; owned by the blocking work it guards, so a
     /// caller that stops waiting does not release it early.
     reconcile_lock: Arc<tokio::sync::Mutex<()>>,
+    /// The applied index of the newest image reconciled: older ones are skipped.
+    applied: AtomicU64,
     appended: watch::Sender<u64>,
     /// Bumped when this broker starts or stops leading or following some partition.
     roles: watch::Sender<u64>,
@@ -79,6 +82,7 @@ impl ReplicaManager {
             db,
             partitions: RwLock::new(HashMap::new()),
             reconcile_lock: Arc::new(tokio::sync::Mutex::new(())),
+            applied: AtomicU64::new(0),
             appended: watch::channel(0).0,
             roles: watch::channel(0).0,
             isr_wake: tokio::sync::Notify::new(),
@@ -147,6 +151,11 @@ impl ReplicaManager {
     /// [`ReplicaManager::reconcile`] on this thread; at startup it logs how far opening the logs
     /// has come.
     fn reconcile_with(&self, image: &MetadataImage, startup: bool) -> Result<(), BrokerError> {
+        // Callers take their image before they queue for the lock: one that was overtaken by a
+        // newer image must not undo what that one did (leadership, ISR, deletions).
+        if self.applied.fetch_max(image.applied_index, Ordering::AcqRel) > image.applied_index {
+            return Ok(());
+        }
         let mut wanted: HashMap<(String, i32), (Uuid, &PartitionInfo)> = HashMap::new();
         for topic in image.topics.values() {
             for p in &topic.partitions {

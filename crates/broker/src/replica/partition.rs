@@ -203,8 +203,13 @@ impl Partition {
     /// starts the new leader epoch in the log and forgets what was known of followers; becoming
     /// a follower (or following a new leader epoch) asks for a truncation check before the next
     /// fetch. Returns whether this broker's role changed (leader, follower of whom, epoch).
+    /// An `info` older than what the partition already follows (a lower partition epoch: every
+    /// change bumps it) is ignored.
     pub(crate) fn apply(&self, info: &PartitionInfo, now_ms: i64) -> bool {
         let mut log = self.log();
+        if info.partition_epoch < self.replication().partition_epoch {
+            return false;
+        }
         let (old_leader, old_epoch) = (self.leader(), self.leader_epoch());
         let role_changed = old_leader != info.leader || old_epoch != info.leader_epoch;
         {
