@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
 use crate::http::Metrics;
 use crate::{Broker, START_TIMEOUT, wait_for};
@@ -181,11 +181,37 @@ impl Cluster {
     }
 }
 
-/// `n` distinct free loopback ports: bound together (so they differ), then released for the
-/// nodes to bind. Another process could take one in between; on loopback in a test run that
-/// does not happen in practice, and the node would then fail to start, loudly.
+/// `n` distinct free loopback ports for nodes that keep their ports across restarts: bound
+/// together (so they differ), then released for the nodes to bind. They are taken below the
+/// kernel's ephemeral range, from which every client connection of the other tests running
+/// meanwhile draws its local port (and every listener on port 0): a port released there can be
+/// taken by a connection before a node, or a restarted node, binds it again. Where to start is
+/// derived from the process id, so parallel test processes look in different places.
 pub fn reserve_ports(n: usize) -> Result<Vec<u16>> {
-    let listeners = (0..n).map(|_| TcpListener::bind("127.0.0.1:0")).collect::<std::io::Result<Vec<_>>>()?;
+    let ephemeral_start = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next().and_then(|p| p.parse::<u16>().ok()))
+        .unwrap_or(32768);
+    let (low, high) = (10_000u16, ephemeral_start.saturating_sub(1));
+    let span = u32::from(high.saturating_sub(low)).max(1);
+    // Each call of this process starts past the ports the previous calls handed out.
+    static HANDED_OUT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let skip = HANDED_OUT.fetch_add(n as u32, std::sync::atomic::Ordering::Relaxed);
+    let start = low + ((std::process::id().wrapping_mul(7919).wrapping_add(skip)) % span) as u16;
+    let mut listeners = Vec::with_capacity(n);
+    let mut port = start;
+    for _ in 0..span {
+        if listeners.len() == n {
+            break;
+        }
+        if let Ok(l) = TcpListener::bind(("127.0.0.1", port)) {
+            listeners.push(l);
+        }
+        port = if port >= high { low } else { port + 1 };
+    }
+    if listeners.len() < n {
+        bail!("only {} free ports below the ephemeral range", listeners.len());
+    }
     let ports = listeners.iter().map(|l| l.local_addr().map(|a| a.port())).collect::<std::io::Result<Vec<_>>>()?;
     Ok(ports)
 }
