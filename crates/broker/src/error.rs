@@ -110,11 +110,13 @@ impl BrokerError {
                 // refuses other magics there as an invalid record.
                 LogError::UnsupportedMessageFormat { .. } => ResponseError::InvalidRecord,
                 LogError::InvalidRecord(_) => ResponseError::InvalidRecord,
+                LogError::InvalidTxnState(_) => ResponseError::InvalidTxnState,
                 LogError::Retired => ResponseError::UnknownTopicOrPartition,
                 LogError::MessageTooLarge { .. } => ResponseError::MessageTooLarge,
                 LogError::OffsetOutOfRange { .. } => ResponseError::OffsetOutOfRange,
                 LogError::OutOfOrderSequence { .. } => ResponseError::OutOfOrderSequenceNumber,
                 LogError::InvalidProducerEpoch { .. } => ResponseError::InvalidProducerEpoch,
+                LogError::CoordinatorFenced { .. } => ResponseError::TransactionCoordinatorFenced,
                 LogError::InvalidOffset(_) => ResponseError::OffsetOutOfRange,
             },
             BrokerError::Meta(e) => match e {

@@ -22,12 +22,18 @@ pub enum LogError {
     OutOfOrderSequence { producer_id: i64, expected: i32, got: i32 },
     #[error("producer {producer_id} has epoch {current}; epoch {got} is fenced")]
     InvalidProducerEpoch { producer_id: i64, current: i16, got: i16 },
+    #[error(
+        "producer {producer_id}'s transactions are coordinated in epoch {current}; a marker of coordinator epoch {got} is fenced"
+    )]
+    CoordinatorFenced { producer_id: i64, current: i32, got: i32 },
     #[error("the log refuses writes after a failed fsync; restart the broker to recover it")]
     Poisoned,
     #[error("offset {0} is not a valid offset for this operation")]
     InvalidOffset(i64),
     #[error("invalid record set: {0}")]
     InvalidRecord(String),
+    #[error("{0}")]
+    InvalidTxnState(String),
     #[error("the partition is being deleted")]
     Retired,
 }

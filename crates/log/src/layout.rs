@@ -11,6 +11,7 @@
 //!     <20-digit base>.log              segment_file_name(base, LOG_SUFFIX): record batches
 //!     <20-digit base>.index            ... INDEX_SUFFIX: sparse offset index
 //!     <20-digit base>.timeindex        ... TIME_INDEX_SUFFIX: time index
+//!     <20-digit base>.txnindex         ... TXN_INDEX_SUFFIX: aborted transactions (see txn)
 //!     <20-digit base>.log.cleaned      ... CLEANED_SUFFIX: a compaction's rewrite before its rename
 //!     producer.snapshot                PRODUCER_SNAPSHOT: idempotent-producer state (clean close)
 //!     leader-epoch-checkpoint          LEADER_EPOCH_CHECKPOINT: where each leader epoch starts
@@ -44,6 +45,8 @@ pub const PRODUCER_SNAPSHOT: &str = "producer.snapshot";
 pub const LOG_SUFFIX: &str = "log";
 pub const INDEX_SUFFIX: &str = "index";
 pub const TIME_INDEX_SUFFIX: &str = "timeindex";
+/// Aborted transactions whose marker is in the segment: `<base>.txnindex`.
+pub const TXN_INDEX_SUFFIX: &str = "txnindex";
 /// A compaction's rewritten segment, `<base>.log.cleaned`, before it replaces `<base>.log`.
 pub const CLEANED_SUFFIX: &str = "cleaned";
 /// A partition directory renamed away before it is removed.

@@ -14,6 +14,8 @@
 //! - [`epochs`]: the leader epoch cache (KIP-101) — where each leader epoch starts.
 //! - [`partition`]: [`PartitionLog`], the ordered segments of one partition — append, read,
 //!   roll, retention, compaction, timestamp lookups, flush bookkeeping.
+//! - [`txn`]: transactions as a partition sees them — control records, open and aborted
+//!   transactions, the last stable offset, the `.txnindex` format.
 //! - [`cleaner`]: log compaction (`cleanup.policy=compact`) — which records stay, and the
 //!   crash-safe rewrite of a segment.
 //! - [`error`]: the one error type, [`LogError`].
@@ -36,6 +38,7 @@ pub mod producer;
 pub mod records;
 pub mod segment;
 pub mod testing;
+pub mod txn;
 
 pub use cleaner::CompactionOutcome;
 pub use config::{LogConfig, TimestampType};

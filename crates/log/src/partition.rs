@@ -25,6 +25,7 @@ use crate::cleaner::{self, Checkpoint, CompactionOutcome};
 use crate::epochs::LeaderEpochs;
 use crate::producer::{ProducerStates, Verdict};
 use crate::segment::{self, Segment};
+use crate::txn::Transactions;
 use crate::{LogConfig, LogError, Result, TimestampType};
 
 /// How to open a log.
@@ -62,6 +63,15 @@ pub struct ReadOutcome {
 pub struct RetentionOutcome {
     pub segments_deleted: usize,
     pub log_start_offset: i64,
+}
+
+/// Who wrote a batch being appended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    /// A producer, through Produce: sequences are checked.
+    Client,
+    /// A coordinator, on a producer's behalf: only the producer epoch is checked.
+    Coordinator,
 }
 
 /// What one fsync needs, taken under the log's lock and run outside it.
@@ -151,6 +161,8 @@ pub struct PartitionLog {
     producers: ProducerStates,
     /// Where each leader epoch starts (KIP-101).
     epochs: LeaderEpochs,
+    /// Open and aborted transactions (see [`crate::txn`]).
+    txns: Transactions,
     flushed: Flushed,
     /// Wall-clock time of the first append to the active segment since it was created or opened
     /// (Kafka's segment creation time): the age `segment.ms` measures in the background.
@@ -215,9 +227,13 @@ impl PartitionLog {
         log_start_offset = log_start_offset.max(segments[0].base_offset());
         let snapshot = opts.clean_shutdown.then(|| ProducerStates::load(dir)).flatten();
         let checkpoint = opts.clean_shutdown.then(|| LeaderEpochs::load(dir)).flatten();
-        let (producers, mut epochs) = match (snapshot, checkpoint) {
-            (Some(states), Some(epochs)) => (states, epochs),
-            _ => scan_headers(&segments)?,
+        let indexes = opts.clean_shutdown.then(|| txns::load_indexes(&segments)).flatten();
+        let (rebuilt, (producers, mut epochs, txns)) = match (snapshot, checkpoint, indexes) {
+            (Some((states, mut txns)), Some(epochs), Some(aborted)) => {
+                txns.restore_aborted(aborted);
+                (false, (states, epochs, txns))
+            }
+            _ => (true, scan_headers(&segments)?),
         };
         ProducerStates::discard_snapshot(dir);
         let end = segments.last().map_or(0, Segment::next_offset);
@@ -230,6 +246,7 @@ impl PartitionLog {
             log_start_offset,
             producers,
             epochs,
+            txns,
             flushed: Flushed::new(0),
             active_since_ms: None,
             poisoned: false,
@@ -237,6 +254,10 @@ impl PartitionLog {
             cleaned: None,
         };
         log.flushed = Flushed::new(log.log_end_offset());
+        log.txns.trim_below(log.log_start_offset);
+        if rebuilt {
+            log.write_txn_indexes()?;
+        }
         Ok(log)
     }
 
@@ -282,7 +303,20 @@ impl PartitionLog {
     /// On a compacted topic every record must have a key (`InvalidRecord` otherwise, as Kafka).
     /// Only uncompressed batches can be checked: the log has no codecs, so a compressed batch is
     /// accepted unopened, keyless records and all (the cleaner then keeps them).
+    ///
+    /// A client may not write control records (`InvalidRecord`), nor a non-transactional batch
+    /// while its transaction is open here (`InvalidTxnState`).
     pub fn append(&mut self, records: &[u8], leader_epoch: i32, now_ms: i64) -> Result<AppendOutcome> {
+        self.append_from(records, leader_epoch, now_ms, Origin::Client)
+    }
+
+    /// [`PartitionLog::append`] of a batch a coordinator wrote on a producer's behalf (a
+    /// transactional offset commit): its producer epoch is checked, its sequence is not.
+    pub fn append_as_coordinator(&mut self, records: &[u8], leader_epoch: i32, now_ms: i64) -> Result<AppendOutcome> {
+        self.append_from(records, leader_epoch, now_ms, Origin::Coordinator)
+    }
+
+    fn append_from(&mut self, records: &[u8], leader_epoch: i32, now_ms: i64, origin: Origin) -> Result<AppendOutcome> {
         self.check_writable()?;
         let batches = batch::split(records)?;
         let [(_, h)] = batches[..] else {
@@ -297,7 +331,29 @@ impl PartitionLog {
         if self.config.compact {
             cleaner::require_keys(records, &h)?;
         }
-        if let Verdict::Duplicate(meta) = self.producers.check(&[h])? {
+        if h.is_control() {
+            return Err(LogError::InvalidRecord("control records are written by transaction coordinators only".into()));
+        }
+        if h.has_producer_id() && !h.is_transactional() && self.txns.is_open(h.producer_id) {
+            return Err(LogError::InvalidTxnState(format!(
+                "producer {} wrote a non-transactional batch while its transaction is open",
+                h.producer_id
+            )));
+        }
+        let verdict = match origin {
+            Origin::Client => self.producers.check(&[h])?,
+            Origin::Coordinator => match self.producers.epoch_of(h.producer_id) {
+                Some(current) if h.producer_epoch < current => {
+                    return Err(LogError::InvalidProducerEpoch {
+                        producer_id: h.producer_id,
+                        current,
+                        got: h.producer_epoch,
+                    });
+                }
+                _ => Verdict::Append,
+            },
+        };
+        if let Verdict::Duplicate(meta) = verdict {
             return Ok(AppendOutcome {
                 base_offset: meta.first_offset,
                 last_offset: meta.last_offset,
@@ -326,7 +382,12 @@ impl PartitionLog {
         let interval = self.config.index_interval_bytes as u64;
         self.active_mut().append_batch(&header, body, &h, interval)?;
         self.active_since_ms.get_or_insert(now_ms);
-        self.producers.record(&h);
+        match origin {
+            Origin::Client => self.producers.record(&h),
+            Origin::Coordinator if h.has_producer_id() => self.producers.fence(h.producer_id, h.producer_epoch),
+            Origin::Coordinator => {}
+        }
+        self.txns.data(&h);
         self.note_epoch(leader_epoch, base_offset)?;
         Ok(AppendOutcome {
             base_offset,
@@ -377,6 +438,7 @@ impl PartitionLog {
             return Err(e);
         }
         self.active_mut().write_indexes()?;
+        txns::sync_index(self.active())?;
         let segment = Segment::create(&self.dir, next)?;
         crate::layout::sync_dir_checked(&self.dir)?;
         self.segments.push(segment);
@@ -449,6 +511,7 @@ impl PartitionLog {
         if offset > self.log_start_offset {
             self.log_start_offset = offset;
             self.epochs.truncate_from_start(offset);
+            self.txns.trim_below(offset);
             self.delete_segments_below_start()?;
         }
         Ok(self.log_start_offset)
@@ -521,6 +584,7 @@ impl PartitionLog {
         let oldest = self.segments.remove(0);
         self.log_start_offset = self.log_start_offset.max(self.segments[0].base_offset());
         self.epochs.truncate_from_start(self.log_start_offset);
+        self.txns.trim_below(self.log_start_offset);
         oldest.delete()
     }
 
@@ -567,6 +631,10 @@ impl PartitionLog {
             self.active_mut().append_batch(&header, body, &h, interval)?;
             self.active_since_ms.get_or_insert(now_ms);
             self.producers.record(&h);
+            match h.is_control().then(|| crate::txn::parse_marker(bytes)).flatten() {
+                Some(marker) => self.ended(&h, marker)?,
+                None => self.txns.data(&h),
+            }
             self.note_epoch(h.leader_epoch, h.base_offset)?;
         }
         Ok(self.log_end_offset())
@@ -642,8 +710,11 @@ impl PartitionLog {
     }
 
     fn after_truncation(&mut self) -> Result<()> {
-        let (producers, _) = scan_headers(&self.segments)?;
+        let (producers, _, txns) = scan_headers(&self.segments)?;
         self.producers = producers;
+        self.txns = txns;
+        self.txns.trim_below(self.log_start_offset);
+        self.write_txn_indexes()?;
         let end = self.log_end_offset();
         self.epochs.truncate_from_end(end);
         self.epochs.truncate_from_start(self.log_start_offset);
@@ -694,25 +765,39 @@ impl PartitionLog {
         let active = self.active_mut();
         active.flush()?;
         active.write_indexes()?;
-        self.producers.save(&self.dir)?;
+        self.producers.save(&self.dir, &self.txns)?;
         self.epochs.save(&self.dir)?;
+        for s in &self.segments {
+            txns::sync_index(s)?;
+        }
         self.flushed.covered(self.log_end_offset());
         Ok(())
     }
 }
 
-/// Producer state and the leader epoch cache, rebuilt from every batch header.
-fn scan_headers(segments: &[Segment]) -> Result<(ProducerStates, LeaderEpochs)> {
+/// Producer state, the leader epoch cache and the transactions, rebuilt from every batch header
+/// (and every marker).
+fn scan_headers(segments: &[Segment]) -> Result<(ProducerStates, LeaderEpochs, Transactions)> {
     let mut states = ProducerStates::default();
     let mut epochs = LeaderEpochs::default();
+    let mut txns = Transactions::default();
     for s in segments {
-        s.for_each_header(|h| {
+        s.for_each_header(|h, control| {
             states.record(h);
+            match control.and_then(crate::txn::parse_marker) {
+                Some(marker) => {
+                    states.fence(h.producer_id, h.producer_epoch);
+                    txns.marker(h.producer_id, h.base_offset, marker);
+                }
+                None => txns.data(h),
+            }
             epochs.assign(h.leader_epoch, h.base_offset);
         })?;
     }
-    Ok((states, epochs))
+    Ok((states, epochs, txns))
 }
+
+mod txns;
 
 #[cfg(test)]
 mod tests;

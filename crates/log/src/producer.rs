@@ -4,7 +4,10 @@
 //!
 //! Rebuilt from the batch headers when a log is recovered; saved to `producer.snapshot` on a
 //! clean close and read back on the next open. The snapshot is text, one cached batch a line:
-//! `producer_id epoch first_sequence last_sequence first_offset last_offset timestamp`.
+//! `producer_id epoch first_sequence last_sequence first_offset last_offset timestamp`; from
+//! version 2 also `txn producer_id first_offset` for each open transaction and
+//! `coordinator producer_id epoch` for the coordinator epoch of each producer's last marker (see
+//! [`crate::txn`]). A version 1 snapshot has neither (it predates transactions).
 //!
 //! Not thread-safe on its own; it lives inside the partition log.
 
@@ -13,11 +16,13 @@ use std::path::Path;
 
 use crate::batch::BatchHeader;
 use crate::layout::{PRODUCER_SNAPSHOT, write_atomically_checked};
+use crate::txn::Transactions;
 use crate::{LogError, Result};
 
 /// Batches remembered per producer.
 pub const CACHED_BATCHES: usize = 5;
-const SNAPSHOT_HEADER: &str = "fjord producer state v1";
+const SNAPSHOT_HEADER: &str = "fjord producer state v2";
+const SNAPSHOT_HEADER_V1: &str = "fjord producer state v1";
 
 /// Where one batch of a producer landed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +97,20 @@ impl ProducerStates {
         entry.record(meta_of(h));
     }
 
+    /// A marker of `epoch` was written for `producer_id`: a newer epoch (the coordinator fenced
+    /// the producer, or bumped its epoch) starts afresh, so that batches of the old one are refused.
+    pub fn fence(&mut self, producer_id: i64, epoch: i16) {
+        let entry = self.producers.entry(producer_id).or_insert(Entry { epoch, batches: VecDeque::new() });
+        if epoch > entry.epoch {
+            *entry = Entry { epoch, batches: VecDeque::new() };
+        }
+    }
+
+    /// The epoch `producer_id` writes with here, if it wrote here.
+    pub fn epoch_of(&self, producer_id: i64) -> Option<i16> {
+        self.producers.get(&producer_id).map(|e| e.epoch)
+    }
+
     pub fn len(&self) -> usize {
         self.producers.len()
     }
@@ -100,8 +119,8 @@ impl ProducerStates {
         self.producers.is_empty()
     }
 
-    /// Writes the snapshot file into `dir`.
-    pub fn save(&self, dir: &Path) -> Result<()> {
+    /// Writes the snapshot file into `dir`, with the open transactions of `txns`.
+    pub fn save(&self, dir: &Path, txns: &Transactions) -> Result<()> {
         let mut text = String::from(SNAPSHOT_HEADER);
         text.push('\n');
         let mut ids: Vec<_> = self.producers.keys().copied().collect();
@@ -115,18 +134,36 @@ impl ProducerStates {
                 ));
             }
         }
+        for (id, first_offset) in txns.open_transactions() {
+            text.push_str(&format!("txn {id} {first_offset}\n"));
+        }
+        for (id, epoch) in txns.coordinator_epochs() {
+            text.push_str(&format!("coordinator {id} {epoch}\n"));
+        }
         write_atomically_checked(&dir.join(PRODUCER_SNAPSHOT), text.as_bytes())
     }
 
-    /// Reads the snapshot file from `dir`; `None` when it is missing or does not parse.
-    pub fn load(dir: &Path) -> Option<Self> {
+    /// Reads the snapshot file from `dir`, with the open transactions it names; `None` when it
+    /// is missing or does not parse.
+    pub fn load(dir: &Path) -> Option<(Self, Transactions)> {
         let text = std::fs::read_to_string(dir.join(PRODUCER_SNAPSHOT)).ok()?;
         let mut lines = text.lines();
-        if lines.next()? != SNAPSHOT_HEADER {
+        if !matches!(lines.next()?, SNAPSHOT_HEADER | SNAPSHOT_HEADER_V1) {
             return None;
         }
         let mut states = Self::default();
+        let mut txns = Transactions::default();
         for line in lines {
+            if let Some(rest) = line.strip_prefix("txn ") {
+                let (id, first) = rest.split_once(' ')?;
+                txns.restore_open(id.parse().ok()?, first.parse().ok()?);
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("coordinator ") {
+                let (id, epoch) = rest.split_once(' ')?;
+                txns.restore_coordinator_epoch(id.parse().ok()?, epoch.parse().ok()?);
+                continue;
+            }
             let f: Vec<i64> = line.split(' ').map(|v| v.parse().ok()).collect::<Option<_>>()?;
             let [id, epoch, first_sequence, last_sequence, first_offset, last_offset, timestamp] = f[..] else {
                 return None;
@@ -141,7 +178,7 @@ impl ProducerStates {
             let epoch = i16::try_from(epoch).ok()?;
             states.producers.entry(id).or_insert(Entry { epoch, batches: VecDeque::new() }).record(meta);
         }
-        Some(states)
+        Some((states, txns))
     }
 
     /// Forgets the snapshot file, so that a crash before the next clean close rebuilds instead.
@@ -266,9 +303,16 @@ mod tests {
         for i in 0..7 {
             states.record(&batch(i64::from(i % 3), 2, i, 1, i64::from(i)));
         }
-        states.save(dir.path()).unwrap();
-        assert_eq!(ProducerStates::load(dir.path()), Some(states));
+        let mut txns = Transactions::default();
+        txns.restore_open(1, 4);
+        txns.restore_coordinator_epoch(1, 3);
+        states.save(dir.path(), &txns).unwrap();
+        assert_eq!(ProducerStates::load(dir.path()), Some((states, txns)));
         std::fs::write(dir.path().join(PRODUCER_SNAPSHOT), "garbage").unwrap();
         assert_eq!(ProducerStates::load(dir.path()), None);
+        // A snapshot written before transactions existed reads as having none.
+        std::fs::write(dir.path().join(PRODUCER_SNAPSHOT), "fjord producer state v1\n1 2 0 0 5 5 9\n").unwrap();
+        let (old, txns) = ProducerStates::load(dir.path()).unwrap();
+        assert_eq!((old.epoch_of(1), txns), (Some(2), Transactions::default()));
     }
 }

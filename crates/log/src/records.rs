@@ -35,6 +35,16 @@ impl Default for Producer {
 
 /// An uncompressed RecordBatch v2 (base offset 0, CreateTime) with a correct CRC.
 pub fn build(base_timestamp: i64, records: &[Record<'_>], producer: Producer) -> Vec<u8> {
+    build_with_attributes(base_timestamp, records, producer, 0)
+}
+
+/// [`build`] with batch `attributes` (the transactional and control bits; no compression).
+pub fn build_with_attributes(
+    base_timestamp: i64,
+    records: &[Record<'_>],
+    producer: Producer,
+    attributes: i16,
+) -> Vec<u8> {
     let mut body = Vec::new();
     let mut max_delta = 0;
     for (i, r) in records.iter().enumerate() {
@@ -61,7 +71,7 @@ pub fn build(base_timestamp: i64, records: &[Record<'_>], producer: Producer) ->
         leader_epoch: -1,
         magic: 2,
         crc: 0,
-        attributes: 0,
+        attributes,
         last_offset_delta: records.len() as i32 - 1,
         base_timestamp,
         max_timestamp: base_timestamp + max_delta,

@@ -21,7 +21,9 @@ use bytes::Bytes;
 
 use crate::batch::{self, BatchHeader, HEADER_LEN};
 use crate::index::{OffsetIndex, TimeIndex};
-use crate::layout::{INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, segment_file_name, write_atomically_checked};
+use crate::layout::{
+    INDEX_SUFFIX, LOG_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX, segment_file_name, write_atomically_checked,
+};
 use crate::{LogError, Result};
 
 #[derive(Debug)]
@@ -397,10 +399,15 @@ impl Segment {
 
     /// Removes the segment's files.
     pub fn delete(self) -> Result<()> {
-        for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX] {
+        for suffix in [LOG_SUFFIX, INDEX_SUFFIX, TIME_INDEX_SUFFIX, TXN_INDEX_SUFFIX] {
             remove_if_exists(&self.dir.join(segment_file_name(self.base_offset, suffix)))?;
         }
         Ok(())
+    }
+
+    /// The path of the segment's `.txnindex` file.
+    pub fn txn_index_path(&self) -> PathBuf {
+        self.dir.join(segment_file_name(self.base_offset, TXN_INDEX_SUFFIX))
     }
 
     fn log_path(&self) -> PathBuf {
@@ -449,11 +456,17 @@ impl Segment {
         Ok(())
     }
 
-    /// Calls `f` with every batch header, in order.
-    pub fn for_each_header(&self, mut f: impl FnMut(&BatchHeader)) -> Result<()> {
+    /// Calls `f` with every batch header, in order, and — for control batches only, which are
+    /// small — the whole batch.
+    pub fn for_each_header(&self, mut f: impl FnMut(&BatchHeader, Option<&[u8]>)) -> Result<()> {
         let mut pos = 0;
         while let Some(h) = self.header_at(pos)? {
-            f(&h);
+            let control = if h.is_control() && check_stored((self.size - pos) as usize, &h) {
+                Some(self.read_exact(pos, h.size())?)
+            } else {
+                None
+            };
+            f(&h, control.as_deref());
             pos += h.size() as u64;
         }
         Ok(())

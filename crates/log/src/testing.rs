@@ -1,6 +1,6 @@
 //! Test and benchmark support: valid batches without a Kafka client.
 
-pub use crate::records::{Producer, Record, build};
+pub use crate::records::{Producer, Record, build, build_with_attributes};
 
 /// A batch of `count` records with values `value-<i>`, one millisecond apart.
 pub fn simple(base_timestamp: i64, count: usize) -> Vec<u8> {

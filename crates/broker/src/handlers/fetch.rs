@@ -7,6 +7,10 @@
 //! (KIP-227) are never created: session id 0 tells clients to send full requests, which Kafka
 //! allows. v13+ name topics by id.
 //!
+//! `isolation_level` 1 (read_committed) reads up to the last stable offset and answers the
+//! aborted transactions the returned batches overlap, so the consumer can drop their records;
+//! every response carries the partition's last stable offset.
+//!
 //! A fetch with a replica id is a follower's (see [`crate::replica::fetcher`]): it reads up to
 //! the log end instead of the high watermark, and its fetch offsets tell the leader how far the
 //! follower has come, which may move the high watermark and the ISR.
@@ -17,8 +21,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use fjord_protocol::ApiRange;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
-use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
-use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse};
+use kafka_protocol::messages::fetch_response::{AbortedTransaction, FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{ApiKey, FetchRequest, FetchResponse, ProducerId};
 use tokio::time::Instant;
 
 use super::{Client, topic_name};
@@ -26,6 +30,10 @@ use crate::replica::{Partition, ReadLimit};
 use crate::{Broker, BrokerError};
 
 pub const API: ApiRange = ApiRange { key: ApiKey::Fetch, min: 4, max: 16 };
+
+/// read_committed (isolation level 1): records up to the last stable offset, with the aborted
+/// transactions among them.
+const READ_COMMITTED: i8 = 1;
 
 /// First version that names topics by id instead of by name.
 const TOPIC_IDS_FROM: i16 = 13;
@@ -45,6 +53,8 @@ pub async fn handle(broker: &Broker, version: i16, request: FetchRequest, _clien
     let limit = if replica >= 0 {
         note_follower(broker, version, replica, &request);
         ReadLimit::LogEnd
+    } else if request.isolation_level == READ_COMMITTED {
+        ReadLimit::LastStable
     } else {
         ReadLimit::HighWatermark
     };
@@ -132,23 +142,27 @@ fn read_all(
                 None => Err(BrokerError::UnknownTopicId),
             };
             let data = match result {
-                Ok((partition, records, log_start, hw)) => {
-                    total += records.len();
-                    budget = budget.saturating_sub(records.len());
-                    if !records.is_empty() {
-                        reads.push((partition, records.clone()));
+                Ok(read) => {
+                    total += read.records.len();
+                    budget = budget.saturating_sub(read.records.len());
+                    let data = partition_data(p.partition, read.offsets)
+                        .with_aborted_transactions(read.aborted)
+                        .with_records(Some(read.records.clone()));
+                    if !read.records.is_empty() {
+                        reads.push((read.partition, read.records));
                     }
-                    partition_data(p.partition, hw, log_start).with_records(Some(records))
+                    data
                 }
                 Err(e) => {
                     any_error = true;
-                    let (log_start, hw) = match (&name, &e) {
-                        (Some(n), BrokerError::Log(_)) => {
-                            broker.replicas.partition(n, p.partition).map_or((-1, -1), |p| p.offsets())
-                        }
-                        _ => (-1, -1),
+                    let offsets = match (&name, &e) {
+                        (Some(n), BrokerError::Log(_)) => broker.replicas.partition(n, p.partition).map(|p| {
+                            let (log_start, hw) = p.offsets();
+                            (hw, p.last_stable_offset(), log_start)
+                        }),
+                        _ => None,
                     };
-                    partition_data(p.partition, hw, log_start).with_error_code(e.error_code())
+                    partition_data(p.partition, offsets.unwrap_or((-1, -1, -1))).with_error_code(e.error_code())
                 }
             };
             partitions.push(data);
@@ -164,30 +178,66 @@ fn read_all(
     (topics, reads, any_error)
 }
 
+/// What one partition's read returned.
+struct Read {
+    partition: Arc<Partition>,
+    records: Bytes,
+    /// (high watermark, last stable offset, log start offset).
+    offsets: (i64, i64, i64),
+    /// For read_committed: the aborted transactions the records overlap.
+    aborted: Option<Vec<AbortedTransaction>>,
+}
+
 fn read_partition(
     broker: &Broker,
     topic: &str,
     p: &FetchPartition,
     (budget, first): (usize, bool),
     limit: ReadLimit,
-) -> Result<(Arc<Partition>, Bytes, i64, i64), BrokerError> {
+) -> Result<Read, BrokerError> {
     let partition = broker.leader_partition(topic, p.partition)?;
     partition.check_leader_epoch(p.current_leader_epoch)?;
     let max = (p.partition_max_bytes.max(0) as usize).min(budget);
-    if max == 0 && !first {
-        let (log_start, hw) = partition.offsets();
-        return Ok((partition, Bytes::new(), log_start, hw));
-    }
-    let read = partition.read(p.fetch_offset, max, first, limit)?;
-    let hw = partition.high_watermark().max(read.log_start_offset);
-    Ok((partition, read.records, read.log_start_offset, hw))
+    let (records, log_start) = if max == 0 && !first {
+        (Bytes::new(), partition.offsets().0)
+    } else {
+        let read = partition.read(p.fetch_offset, max, first, limit)?;
+        (read.records, read.log_start_offset)
+    };
+    let hw = partition.high_watermark().max(log_start);
+    let lso = partition.last_stable_offset().max(log_start);
+    let aborted = (limit == ReadLimit::LastStable).then(|| {
+        let end = end_of(&records).unwrap_or(p.fetch_offset);
+        partition
+            .aborted_transactions(p.fetch_offset, end)
+            .into_iter()
+            .map(|(producer, first)| {
+                AbortedTransaction::default().with_producer_id(ProducerId(producer)).with_first_offset(first)
+            })
+            .collect()
+    });
+    Ok(Read { partition, records, offsets: (hw, lso, log_start), aborted })
 }
 
-fn partition_data(index: i32, hw: i64, log_start: i64) -> PartitionData {
+/// The offset after the last batch of `records`.
+fn end_of(records: &[u8]) -> Option<i64> {
+    let mut pos = 0;
+    let mut end = None;
+    while let Some(h) = fjord_log::batch::BatchHeader::parse(&records[pos..]) {
+        end = Some(h.last_offset() + 1);
+        pos += h.size();
+        if h.size() == 0 || pos >= records.len() {
+            break;
+        }
+    }
+    end
+}
+
+fn partition_data(index: i32, (hw, lso, log_start): (i64, i64, i64)) -> PartitionData {
     PartitionData::default()
         .with_partition_index(index)
         .with_high_watermark(hw)
-        .with_last_stable_offset(hw)
+        .with_last_stable_offset(lso)
         .with_log_start_offset(log_start)
         .with_aborted_transactions(None)
         .with_records(Some(Bytes::new()))

@@ -3,8 +3,9 @@
 //! offset), -3 for the record with the largest timestamp (KIP-734); any other timestamp for the
 //! first record whose timestamp is at least that, or offset -1 when there is none.
 //!
-//! The leader epoch returned (v4+) is the partition's current one. `isolation_level` makes no
-//! difference: without transactions the last stable offset is the high watermark. The earliest-
+//! The leader epoch returned (v4+) is the partition's current one. With `isolation_level` 1
+//! (read_committed, v2+) nothing at or past the last stable offset is answered, and latest is the
+//! last stable offset. The earliest-
 //! local and tiered timestamps of v9+ (-4, -5) are not served; at v8 they are INVALID_REQUEST. A
 //! partition named twice in one request gets INVALID_REQUEST, as in Kafka.
 
@@ -22,6 +23,9 @@ pub const API: ApiRange = ApiRange { key: ApiKey::ListOffsets, min: 1, max: 8 };
 
 /// First version with leader epochs.
 const EPOCHS_FROM: i16 = 4;
+
+/// read_committed (isolation level 1): nothing past the last stable offset.
+const READ_COMMITTED: i8 = 1;
 
 const LATEST: i64 = -1;
 const EARLIEST: i64 = -2;
@@ -56,7 +60,7 @@ pub async fn handle(broker: &Broker, version: i16, request: ListOffsetsRequest, 
                     let result = if repeated {
                         Err(BrokerError::InvalidRequest("partition listed more than once".into()))
                     } else {
-                        lookup(broker, name, p)
+                        lookup(broker, name, p, request.isolation_level)
                     };
                     match result {
                         Ok((found, epoch)) => {
@@ -78,18 +82,25 @@ pub async fn handle(broker: &Broker, version: i16, request: ListOffsetsRequest, 
 }
 
 /// The offset for one partition, and the partition's leader epoch.
-fn lookup(broker: &Broker, topic: &str, p: &ListOffsetsPartition) -> Result<(Found, i32), BrokerError> {
+fn lookup(
+    broker: &Broker,
+    topic: &str,
+    p: &ListOffsetsPartition,
+    isolation_level: i8,
+) -> Result<(Found, i32), BrokerError> {
     let partition = broker.leader_partition(topic, p.partition_index)?;
     partition.check_leader_epoch(p.current_leader_epoch)?;
     let none = Found { offset: -1, timestamp: -1, any: false };
     let at = |(offset, timestamp): (i64, i64)| Found { offset, timestamp, any: true };
-    // Consumers see only what the ISR has: nothing at or past the high watermark.
-    let hw = partition.high_watermark();
-    let visible = |f: Found| if f.any && f.offset >= hw { none } else { f };
     let found = {
-        let log = partition.log();
+        let mut log = partition.log();
+        // Consumers see only what the ISR has — nothing at or past the high watermark — and
+        // read_committed ones nothing at or past the last stable offset.
+        let hw = partition.high_watermark();
+        let bound = if isolation_level == READ_COMMITTED { log.last_stable_offset(hw) } else { hw };
+        let visible = |f: Found| if f.any && f.offset >= bound { none } else { f };
         match p.timestamp {
-            LATEST => Found { offset: hw.max(log.log_start_offset()), timestamp: -1, any: true },
+            LATEST => Found { offset: bound.max(log.log_start_offset()), timestamp: -1, any: true },
             EARLIEST => Found { offset: log.log_start_offset(), timestamp: -1, any: true },
             MAX_TIMESTAMP => visible(log.max_timestamp()?.map_or(none, at)),
             t if t >= 0 => visible(log.offset_for_timestamp(t)?.map_or(none, at)),

@@ -102,10 +102,12 @@ pub struct PartitionStats {
     pub replicas: usize,
 }
 
-/// How far a read may go: consumers stop at the high watermark, followers at the log end.
+/// How far a read may go: consumers stop at the high watermark (read_uncommitted) or the last
+/// stable offset (read_committed), followers at the log end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ReadLimit {
     HighWatermark,
+    LastStable,
     LogEnd,
 }
 
@@ -586,12 +588,45 @@ impl Partition {
         min_one: bool,
         limit: ReadLimit,
     ) -> Result<ReadOutcome, BrokerError> {
-        let log = self.log();
+        let mut log = self.log();
         let bound = match limit {
             ReadLimit::HighWatermark => self.high_watermark(),
+            ReadLimit::LastStable => log.last_stable_offset(self.high_watermark()),
             ReadLimit::LogEnd => log.log_end_offset(),
         };
         Ok(log.read(offset, max_bytes, bound, min_one)?)
+    }
+
+    /// The last stable offset: read_committed consumers read below it.
+    pub fn last_stable_offset(&self) -> i64 {
+        let hw = self.high_watermark();
+        self.log().last_stable_offset(hw)
+    }
+
+    /// The aborted transactions overlapping `[from, to)`, as (producer id, first offset), for a
+    /// read_committed fetch.
+    pub fn aborted_transactions(&self, from: i64, to: i64) -> Vec<(i64, i64)> {
+        self.log().aborted_transactions(from, to)
+    }
+
+    /// Leader side: appends the marker that ends producer `producer`'s transaction (epoch
+    /// `producer.1`), written by the coordinator of `coordinator_epoch`. Returns where the
+    /// marker ends (for acks=all) and the leader epoch it was written in.
+    pub fn append_marker(
+        &self,
+        producer: (i64, i16),
+        marker: (fjord_log::txn::Marker, i32),
+        now_ms: i64,
+    ) -> Result<(i64, i32), BrokerError> {
+        let mut log = self.log();
+        if !self.is_leader() {
+            return Err(BrokerError::NotLeaderOrFollower);
+        }
+        let epoch = self.leader_epoch();
+        let outcome = log.append_marker(producer, marker, epoch, now_ms)?;
+        drop(log);
+        self.advance_high_watermark();
+        Ok((outcome.last_offset + 1, epoch))
     }
 
     /// (log start offset, high watermark).
