@@ -158,3 +158,13 @@ pub fn delete_records(client: &mut RawClient, topic: &str, offset: i64) -> Resul
     let mut frame = client.request(ApiKey::DeleteRecords, 1, &request)?;
     Ok(DeleteRecordsResponse::decode(&mut frame, 1)?.topics[0].partitions[0].error_code)
 }
+
+/// FindCoordinator (v2) of `key` (key type 0 a group, 1 a transactional id): (error code, node id).
+pub fn find_coordinator(client: &mut RawClient, key_type: i8, key: &str) -> Result<(i16, i32)> {
+    use kafka_protocol::messages::{FindCoordinatorRequest, FindCoordinatorResponse};
+    let request =
+        FindCoordinatorRequest::default().with_key(StrBytes::from_string(key.to_string())).with_key_type(key_type);
+    let mut frame = client.request(ApiKey::FindCoordinator, 2, &request)?;
+    let response = FindCoordinatorResponse::decode(&mut frame, 2)?;
+    Ok((response.error_code, response.node_id.0))
+}

@@ -2,21 +2,18 @@
 //! (metadata, hosted partitions, the group coordinator, metrics). Only the server, the connection
 //! and the handlers name this type; every subsystem is built from its own dependencies.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use fjord_meta::{Command, Metadata, MetadataImage, Outcome};
 use fjord_protocol::VersionTable;
 use tokio::sync::watch;
 
-use crate::cluster::Proposer;
-use crate::coordinator::{Durability, GroupCoordinator, GroupsConfig};
+use crate::cluster::{ProducerIds, Proposer};
+use crate::coordinator::{Durability, GroupCoordinator, GroupsConfig, TransactionCoordinator, TransactionsConfig};
 use crate::replica::{Partition, ReplicaManager};
 use crate::telemetry::Telemetry;
 use crate::{BrokerConfig, BrokerError};
-
-/// Producer ids reserved from the metadata log at a time.
-const PRODUCER_ID_BLOCK: i64 = 1000;
 
 /// How long a group write waits for the in-sync replicas (Kafka's `offsets.commit.timeout.ms`).
 const COMMIT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -33,13 +30,16 @@ pub struct Broker {
     pub versions: VersionTable,
     /// The consumer-group coordinator.
     pub groups: Arc<GroupCoordinator>,
+    /// The transaction coordinator.
+    pub transactions: Arc<TransactionCoordinator>,
     /// Host and port given to clients in Metadata.
     pub advertised: (String, u16),
     /// Metric handles and live counts.
     pub telemetry: Arc<Telemetry>,
     /// Becomes true when shutdown begins: long polls answer at once.
     stop: watch::Receiver<bool>,
-    producer_ids: Mutex<(i64, i64)>,
+    /// Fresh producer ids.
+    pub producer_ids: Arc<ProducerIds>,
 }
 
 impl Broker {
@@ -51,7 +51,13 @@ impl Broker {
         stop: watch::Receiver<bool>,
     ) -> Self {
         let proposer = Proposer::new(meta.clone(), replicas.clone());
+        let producer_ids = Arc::new(ProducerIds::new(meta.clone()));
         let groups = Arc::new(GroupCoordinator::new(groups_config(&config), replicas.clone(), proposer.clone()));
+        let transactions = TransactionCoordinator::new(
+            transactions_config(&config),
+            (replicas.clone(), proposer.clone(), groups.clone()),
+            producer_ids.clone(),
+        );
         Self {
             config,
             meta,
@@ -59,10 +65,11 @@ impl Broker {
             proposer,
             versions: VersionTable::new(crate::handlers::APIS),
             groups,
+            transactions,
             advertised,
             telemetry: Arc::new(Telemetry::new(crate::handlers::APIS)),
             stop,
-            producer_ids: Mutex::new((0, 0)),
+            producer_ids,
         }
     }
 
@@ -101,26 +108,6 @@ impl Broker {
     pub async fn propose(&self, command: Command) -> Result<Outcome, BrokerError> {
         self.proposer.propose(command).await
     }
-
-    /// A fresh producer id, from a block reserved through the metadata log (ids are never reused,
-    /// even across restarts).
-    pub async fn next_producer_id(&self) -> Result<i64, BrokerError> {
-        {
-            let mut ids = self.producer_ids.lock().unwrap_or_else(|p| p.into_inner());
-            if ids.0 < ids.1 {
-                ids.0 += 1;
-                return Ok(ids.0 - 1);
-            }
-        }
-        let Outcome::ProducerIds { first } =
-            self.meta.propose(Command::AllocateProducerIds { count: PRODUCER_ID_BLOCK }).await?
-        else {
-            return Err(BrokerError::Internal("producer id allocation returned no ids".into()));
-        };
-        let mut ids = self.producer_ids.lock().unwrap_or_else(|p| p.into_inner());
-        *ids = (first + 1, first + PRODUCER_ID_BLOCK);
-        Ok(first)
-    }
 }
 
 /// The group coordinator's settings from the broker's. `offsets.topic.replication.factor` is
@@ -133,5 +120,21 @@ fn groups_config(config: &BrokerConfig) -> GroupsConfig {
         replication_factor: config.offsets_topic_replication_factor.min(config.voters.len().max(1) as i32),
         retention_ms: config.offsets_retention_ms,
         durability: Durability { fsync: config.flush_every_ack, timeout: COMMIT_TIMEOUT },
+    }
+}
+
+/// The transaction coordinator's settings from the broker's, capped as the groups' are.
+fn transactions_config(config: &BrokerConfig) -> TransactionsConfig {
+    let t = &config.transactions;
+    let replication_factor = t.replication_factor.min(config.voters.len().max(1) as i32);
+    TransactionsConfig {
+        node_id: config.node_id,
+        txn: fjord_txn::Config { max_timeout_ms: t.max_timeout_ms, id_expiration_ms: t.id_expiration_ms },
+        partitions: t.partitions,
+        replication_factor,
+        min_isr: t.min_isr.min(replication_factor),
+        durability: Durability { fsync: config.flush_every_ack, timeout: COMMIT_TIMEOUT },
+        abort_interval: Duration::from_millis(t.abort_interval_ms),
+        expiry_interval: Duration::from_millis(t.expiry_interval_ms),
     }
 }

@@ -11,6 +11,7 @@
 use fjord_group::GroupError;
 use fjord_log::LogError;
 use fjord_meta::MetaError;
+use fjord_txn::TxnError;
 use kafka_protocol::ResponseError;
 
 /// Why a request (or one partition of it) failed.
@@ -24,6 +25,8 @@ pub enum BrokerError {
     Group(#[from] GroupError),
     #[error(transparent)]
     Coordinator(#[from] CoordinatorError),
+    #[error(transparent)]
+    Txn(#[from] TxnError),
     #[error("this server does not host this topic-partition")]
     UnknownTopicOrPartition,
     #[error("this broker is not the leader of this partition")]
@@ -56,8 +59,6 @@ pub enum BrokerError {
     FetchSessionIdNotFound(i32),
     #[error("{0}")]
     PolicyViolation(String),
-    #[error("transactions are not supported yet")]
-    TransactionsUnsupported,
     /// A bug or a crashed task inside the broker, not the client's doing.
     #[error("internal error: {0}")]
     Internal(String),
@@ -151,6 +152,16 @@ impl BrokerError {
                 CoordinatorError::LoadInProgress(_) => ResponseError::CoordinatorLoadInProgress,
                 CoordinatorError::NotAvailable(_) => ResponseError::CoordinatorNotAvailable,
             },
+            BrokerError::Txn(e) => match e {
+                TxnError::InvalidRequest(_) => ResponseError::InvalidRequest,
+                TxnError::InvalidTransactionTimeout { .. } => ResponseError::InvalidTransactionTimeout,
+                TxnError::ConcurrentTransactions(_) => ResponseError::ConcurrentTransactions,
+                TxnError::ProducerFenced { .. } => ResponseError::ProducerFenced,
+                TxnError::InvalidProducerIdMapping(_) => ResponseError::InvalidProducerIdMapping,
+                TxnError::InvalidTxnState { .. } => ResponseError::InvalidTxnState,
+                // Handled inside the coordinator; reaching a client would be a bug.
+                TxnError::NeedProducerId => ResponseError::UnknownServerError,
+            },
             BrokerError::UnknownTopicOrPartition => ResponseError::UnknownTopicOrPartition,
             BrokerError::NotLeaderOrFollower => ResponseError::NotLeaderOrFollower,
             BrokerError::UnknownTopicId => ResponseError::UnknownTopicId,
@@ -167,7 +178,6 @@ impl BrokerError {
             BrokerError::FencedLeaderEpoch { .. } => ResponseError::FencedLeaderEpoch,
             BrokerError::FetchSessionIdNotFound(_) => ResponseError::FetchSessionIdNotFound,
             BrokerError::PolicyViolation(_) => ResponseError::PolicyViolation,
-            BrokerError::TransactionsUnsupported => ResponseError::InvalidRequest,
             BrokerError::Internal(_) => ResponseError::UnknownServerError,
         }
     }

@@ -116,6 +116,7 @@ impl Starting {
         // The groups of the `__consumer_offsets` partitions led here are replayed before serving.
         broker.groups.follow_leadership();
         broker.groups.wait_loaded().await;
+        broker.transactions.follow_leadership();
 
         let config = &broker.config;
         let mut background = JoinSet::new();
@@ -137,6 +138,7 @@ impl Starting {
         let period = Duration::from_millis(config.retention_check_interval_ms);
         background.spawn(retention(broker.replicas.clone(), period, stop_rx.clone()));
         background.spawn(broker.groups.clone().run_timers(stop_rx.clone()));
+        background.spawn(broker.transactions.clone().run(stop_rx.clone()));
         background.spawn(metrics_upkeep(stop_rx.clone()));
         let accept = tokio::spawn(accept_loop(listener, broker.clone(), stop_rx));
         if let Some(http) = &http {
@@ -286,6 +288,7 @@ async fn follow_metadata(broker: Arc<Broker>, opened: Arc<fjord_meta::MetadataIm
                 tracing::error!(error = %e, "applying metadata to the hosted partitions failed");
             }
             broker.groups.follow_leadership();
+            broker.transactions.follow_leadership();
             let deleted: Vec<String> = previous
                 .topics
                 .values()

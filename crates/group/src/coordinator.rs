@@ -322,6 +322,33 @@ impl Coordinator {
         Ok(())
     }
 
+    /// Checks a TxnOffsetCommit as Kafka does (KIP-447): without generation, member and instance
+    /// (a v0–v2 producer) it is accepted whatever the group's members — creating the group if it
+    /// is new; with them, the member must be a current one of the current generation. A
+    /// rebalance in progress does not stop it.
+    pub fn check_txn_commit(&mut self, req: &CommitRequest, now: i64) -> Result<(), GroupError> {
+        if req.group_id.is_empty() {
+            return Err(GroupError::InvalidGroupId);
+        }
+        let anonymous = req.generation_id < 0 && req.member_id.is_empty() && req.group_instance_id.is_none();
+        let group = match self.groups.get_mut(&req.group_id) {
+            Some(group) => group,
+            None if req.generation_id < 0 => {
+                self.groups.insert(req.group_id.clone(), Group::new(&req.group_id, now));
+                return Ok(());
+            }
+            None => return Err(GroupError::IllegalGeneration { got: req.generation_id, current: -1 }),
+        };
+        if anonymous {
+            return Ok(());
+        }
+        check_member(group, &req.member_id, req.group_instance_id.as_deref())?;
+        if req.generation_id != group.generation {
+            return Err(GroupError::IllegalGeneration { got: req.generation_id, current: group.generation });
+        }
+        Ok(())
+    }
+
     /// Whether the group exists and has no members (offsets may then be deleted or reset).
     pub fn state(&self, group_id: &str) -> Option<GroupState> {
         self.groups.get(group_id).map(|g| g.state)

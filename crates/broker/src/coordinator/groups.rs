@@ -22,7 +22,9 @@ use fjord_group::offsets::{self, Committed, OffsetStore};
 use fjord_group::{Action, Coordinator, DescribedGroup, GroupError, GroupSnapshot, GroupState, Reply, ReplyId};
 use tokio::sync::{Notify, oneshot, watch};
 
-use super::runtime::{CoordinatorError, Durability, InternalTopic, Pending, Runtime, Shard, ShardState, Write};
+use super::runtime::{
+    CoordinatorError, Durability, InternalTopic, Pending, Replayed, Runtime, Shard, ShardState, Write,
+};
 use crate::BrokerError;
 use crate::cluster::Proposer;
 use crate::replica::{ReplicaManager, now_ms};
@@ -55,6 +57,9 @@ pub struct GroupShard {
     next_reply: ReplyId,
     /// While loading: the latest membership record of each group (`None`: deleted).
     snapshots: BTreeMap<String, Option<GroupSnapshot>>,
+    /// Offsets committed inside transactions, by producer id, until their marker commits them
+    /// (or aborts them): (group, topic, partition, offset).
+    pending_txn: HashMap<i64, Vec<(String, String, i32, Committed)>>,
 }
 
 impl GroupShard {
@@ -65,7 +70,26 @@ impl GroupShard {
             waiting: HashMap::new(),
             next_reply: 0,
             snapshots: BTreeMap::new(),
+            pending_txn: HashMap::new(),
         }
+    }
+
+    /// Producer `producer_id`'s transaction ended: its offsets are committed, or forgotten.
+    fn end_txn_offsets(&mut self, producer_id: i64, commit: bool, now_ms: i64) {
+        let Some(offsets) = self.pending_txn.remove(&producer_id) else { return };
+        if !commit {
+            return;
+        }
+        for (group, topic, partition, committed) in offsets {
+            self.coordinator.ensure_group(&group, now_ms);
+            self.offsets.commit(&group, &topic, partition, committed);
+        }
+    }
+
+    /// Whether an open transaction holds an offset of `group` for `topic`/`partition` (an
+    /// OffsetFetch with `require_stable` then answers UNSTABLE_OFFSET_COMMIT).
+    pub fn unstable(&self, group: &str, topic: &str, partition: i32) -> bool {
+        self.pending_txn.values().flatten().any(|(g, t, p, _)| g == group && t == topic && *p == partition)
     }
 
     pub fn coordinator(&self) -> &Coordinator {
@@ -120,8 +144,26 @@ impl GroupShard {
 }
 
 impl ShardState for GroupShard {
-    fn replay(&mut self, key: &[u8], value: Option<&[u8]>) {
-        self.offsets.replay(key, value, &mut self.snapshots);
+    fn replay(&mut self, item: Replayed<'_>) {
+        match item {
+            Replayed::Record { key, value, producer: None } => self.offsets.replay(key, value, &mut self.snapshots),
+            Replayed::Record { key, value, producer: Some(producer_id) } => {
+                if let (Some(offsets::Key::Offset { group, topic, partition }), Some(c)) =
+                    (offsets::decode_key(key), value.and_then(offsets::decode_offset))
+                {
+                    self.pending_txn.entry(producer_id).or_default().push((group, topic, partition, c));
+                }
+            }
+            Replayed::Marker { producer_id, commit } => {
+                if let Some(offsets) = self.pending_txn.remove(&producer_id)
+                    && commit
+                {
+                    for (group, topic, partition, committed) in offsets {
+                        self.offsets.commit(&group, &topic, partition, committed);
+                    }
+                }
+            }
+        }
     }
 
     fn loaded(&mut self, now_ms: i64) {
@@ -209,6 +251,11 @@ impl GroupCoordinator {
     /// Creates `__consumer_offsets` on first use, as Kafka does.
     pub async fn ensure_topic(&self) -> Result<(), BrokerError> {
         self.runtime.ensure_topic().await
+    }
+
+    /// The `__consumer_offsets` partition `group` lives in.
+    pub fn partition_of(&self, group: &str) -> i32 {
+        self.runtime.partition_of(group)
     }
 
     /// The broker coordinating `group`, when its partition has a live leader.
@@ -345,6 +392,59 @@ impl GroupCoordinator {
         pending.commit().await
     }
 
+    /// TxnOffsetCommit: offsets committed inside producer `producer`'s transaction (checked
+    /// against the group as KIP-447 says), written as a transactional batch of that producer and
+    /// kept pending until the transaction's marker commits or aborts them.
+    pub async fn txn_commit(
+        &self,
+        req: &fjord_group::CommitRequest,
+        producer: (i64, i16),
+        entries: Vec<(String, i32, Committed)>,
+    ) -> Result<(), BrokerError> {
+        self.ensure_topic().await.map_err(|e| BrokerError::Group(unavailable(e)))?;
+        let Home::Shard(shard) = self.home(&req.group_id).await? else {
+            return Err(GroupError::CoordinatorNotAvailable.into());
+        };
+        let group = req.group_id.clone();
+        let (checked, pending) = shard
+            .write_transactional(
+                producer,
+                |st, writes| {
+                    st.coordinator.check_txn_commit(req, now_ms())?;
+                    for (topic, partition, c) in &entries {
+                        writes.push((offsets::offset_key(&group, topic, *partition), Some(offsets::offset_value(c))));
+                    }
+                    Ok::<(), GroupError>(())
+                },
+                |st| {
+                    let pending = st.pending_txn.entry(producer.0).or_default();
+                    pending.extend(entries.iter().map(|(t, p, c)| (group.clone(), t.clone(), *p, c.clone())));
+                },
+            )
+            .await?;
+        checked?;
+        pending.commit().await
+    }
+
+    /// A transaction marker of `producer` for `__consumer_offsets` partition `partition`
+    /// (WriteTxnMarkers, or this broker's own transaction coordinator): appended in order with
+    /// the partition's other writes, then the producer's pending offsets are committed or
+    /// forgotten. Durable like any coordinator write when it returns.
+    pub async fn write_marker(
+        &self,
+        partition: i32,
+        producer: (i64, i16),
+        commit: bool,
+        coordinator_epoch: i32,
+    ) -> Result<(), BrokerError> {
+        let shard = self.runtime.shard(partition).await?;
+        let marker = if commit { fjord_log::txn::Marker::Commit } else { fjord_log::txn::Marker::Abort };
+        let (_, pending) = shard
+            .write_marker(producer, (marker, coordinator_epoch), |st| st.end_txn_offsets(producer.0, commit, now_ms()))
+            .await?;
+        pending.commit().await
+    }
+
     /// DeleteGroups for one group: its membership and all its offsets go.
     pub async fn delete_group(&self, group: &str) -> Result<(), BrokerError> {
         let (deleted, pending) = self
@@ -430,9 +530,14 @@ impl GroupCoordinator {
         self.read(group, |st| st.coordinator.describe(group)).await
     }
 
-    /// Reads `group`'s committed offsets.
-    pub async fn offsets<T>(&self, group: &str, f: impl FnOnce(&OffsetStore) -> T) -> Result<T, GroupError> {
-        self.read(group, |st| f(&st.offsets)).await
+    /// Reads `group`'s committed offsets; `f` also gets whether an open transaction holds an
+    /// offset of a topic and partition.
+    pub async fn offsets<T>(
+        &self,
+        group: &str,
+        f: impl FnOnce(&OffsetStore, &dyn Fn(&str, i32) -> bool) -> T,
+    ) -> Result<T, GroupError> {
+        self.read(group, |st| f(&st.offsets, &|topic, partition| st.unstable(group, topic, partition))).await
     }
 
     /// Every group coordinated here: (id, protocol type, state).

@@ -58,10 +58,20 @@ pub fn partition_for(key: &str, partitions: i32) -> i32 {
     abs % partitions.max(1)
 }
 
+/// What a replay finds in a coordinator's partition, oldest first.
+#[derive(Debug, Clone, Copy)]
+pub enum Replayed<'a> {
+    /// A record (`value` `None`: a tombstone); `producer` is the producer id when its batch is
+    /// transactional (written on that producer's behalf, pending its transaction's marker).
+    Record { key: &'a [u8], value: Option<&'a [u8]>, producer: Option<i64> },
+    /// A transaction marker of `producer_id`.
+    Marker { producer_id: i64, commit: bool },
+}
+
 /// A coordinator's state for one partition of its topic, rebuilt from the partition's records.
 pub trait ShardState: Send + 'static {
-    /// Applies one record of the partition, oldest first (`None`: a tombstone).
-    fn replay(&mut self, key: &[u8], value: Option<&[u8]>);
+    /// Applies what the partition holds, oldest first.
+    fn replay(&mut self, item: Replayed<'_>);
     /// Every record has been replayed; the shard starts serving at `now_ms`.
     fn loaded(&mut self, now_ms: i64);
     /// The shard is given up: answer whatever waits on it.
@@ -412,6 +422,11 @@ impl<S: ShardState> Runtime<S> {
             .collect()
     }
 
+    /// A receiver that changes whenever a load ends.
+    pub fn load_events(&self) -> watch::Receiver<u64> {
+        self.loads.subscribe()
+    }
+
     /// Waits until no load is under way (at start, before serving).
     pub async fn wait_loaded(&self) {
         let mut loads = self.loads.subscribe();
@@ -469,11 +484,38 @@ impl<S: ShardState> Shard<S> {
         Ok(f(&mut held.state))
     }
 
+    /// The leader epoch this shard serves in: the coordinator epoch of what it writes.
+    pub fn epoch(&self) -> i32 {
+        self.epoch
+    }
+
     /// Changes the state with `f`, which adds the records the change must persist, and appends
     /// them to the partition in the order of the changes. [`Pending::commit`] makes them durable.
     pub async fn write<T>(
         &self,
         f: impl FnOnce(&mut S, &mut Vec<Write>) -> T,
+    ) -> Result<(T, Pending), CoordinatorError> {
+        self.write_as(None, f, |_| {}).await
+    }
+
+    /// [`Shard::write`] of records a producer's transaction holds (transactional offset
+    /// commits): one transactional batch of `producer` (id, epoch), which its transaction's
+    /// marker will commit or abort. `then` changes the state once the batch is appended (still
+    /// in order with every other write); not when the append failed.
+    pub async fn write_transactional<T>(
+        &self,
+        producer: (i64, i16),
+        f: impl FnOnce(&mut S, &mut Vec<Write>) -> T,
+        then: impl FnOnce(&mut S),
+    ) -> Result<(T, Pending), CoordinatorError> {
+        self.write_as(Some(producer), f, then).await
+    }
+
+    async fn write_as<T>(
+        &self,
+        producer: Option<(i64, i16)>,
+        f: impl FnOnce(&mut S, &mut Vec<Write>) -> T,
+        then: impl FnOnce(&mut S),
     ) -> Result<(T, Pending), CoordinatorError> {
         let _serial = self.write.lock().await;
         let mut writes = Vec::new();
@@ -487,19 +529,57 @@ impl<S: ShardState> Shard<S> {
         if writes.is_empty() {
             return Ok((value, Pending::none(self.durability)));
         }
-        let appended = self.append(&writes);
+        let appended = self.append(&writes, producer);
+        if appended.is_ok() {
+            then(&mut self.lock().state);
+        }
         let partition = Some((self.partition.clone(), self.epoch));
         Ok((value, Pending { partition, appended, durability: self.durability }))
     }
 
-    /// Appends `writes` as one batch without waiting for disk, in the shard's leader epoch only;
-    /// returns where it ends.
-    fn append(&self, writes: &[Write]) -> Result<i64, BrokerError> {
+    /// Appends a transaction marker of `producer` to the partition and, once it is there,
+    /// applies `f` (the marker's effect on the state), in order with every other write. The
+    /// value is `None` when the append failed (its error is the pending commit's).
+    pub async fn write_marker<T>(
+        &self,
+        producer: (i64, i16),
+        marker: (fjord_log::txn::Marker, i32),
+        f: impl FnOnce(&mut S) -> T,
+    ) -> Result<(Option<T>, Pending), CoordinatorError> {
+        let _serial = self.write.lock().await;
+        if self.lock().unloaded {
+            return Err(self.gone());
+        }
+        let appended = self.partition.append_marker(producer, marker, now_ms(), Some(self.epoch));
+        let value = match &appended {
+            Ok(_) => {
+                self.replicas.notify_append();
+                let mut held = self.lock();
+                (!held.unloaded).then(|| f(&mut held.state))
+            }
+            Err(_) => None,
+        };
+        let partition = Some((self.partition.clone(), self.epoch));
+        Ok((value, Pending { partition, appended: appended.map(|(end, _)| end), durability: self.durability }))
+    }
+
+    /// Appends `writes` as one batch without waiting for disk, in the shard's leader epoch only
+    /// (transactional for `producer`, when given); returns where it ends.
+    fn append(&self, writes: &[Write], producer: Option<(i64, i16)>) -> Result<i64, BrokerError> {
         let now = now_ms();
         let records: Vec<Record<'_>> =
             writes.iter().map(|(k, v)| Record { key: Some(k), value: v.as_deref(), timestamp_delta: 0 }).collect();
-        let batch = records::build(now, &records, Producer::default());
-        let (outcome, _) = self.partition.append_in_epoch(&batch, now, Some(self.epoch))?;
+        let outcome = match producer {
+            None => {
+                let batch = records::build(now, &records, Producer::default());
+                self.partition.append_in_epoch(&batch, now, Some(self.epoch))?.0
+            }
+            Some((id, epoch)) => {
+                let producer = Producer { id, epoch, base_sequence: 0 };
+                let batch = records::build_with_attributes(now, &records, producer, fjord_log::txn::TRANSACTIONAL);
+                self.partition.append_as_coordinator(&batch, now, self.epoch)?
+            }
+        };
         self.replicas.notify_append();
         Ok(outcome.last_offset + 1)
     }
@@ -559,10 +639,18 @@ fn replay<S: ShardState>(partition: &Partition, mut state: S) -> Result<(S, usiz
         let mut next = offset;
         while let Some(h) = BatchHeader::parse(&read.records[pos..]) {
             let batch = &read.records[pos..pos + h.size()];
-            for r in records::parse(batch).unwrap_or_default() {
-                if let Some(key) = r.key {
-                    state.replay(key, r.value);
-                    count += 1;
+            if h.is_control() {
+                if let Some((marker, _)) = fjord_log::txn::parse_marker(batch) {
+                    let commit = marker == fjord_log::txn::Marker::Commit;
+                    state.replay(Replayed::Marker { producer_id: h.producer_id, commit });
+                }
+            } else {
+                let producer = h.is_transactional().then_some(h.producer_id);
+                for r in records::parse(batch).unwrap_or_default() {
+                    if let Some(key) = r.key {
+                        state.replay(Replayed::Record { key, value: r.value, producer });
+                        count += 1;
+                    }
                 }
             }
             next = h.last_offset() + 1;

@@ -1,7 +1,7 @@
 //! FindCoordinator (key 10): a group's coordinator is the leader of its `__consumer_offsets`
-//! partition, `hash(group) % partitions`. The first group request creates the topic, as in
-//! Kafka. v4+ asks for several keys at once.
-//! Transaction coordinators are refused: transactions are not supported yet.
+//! partition, `hash(group) % partitions`; a transactional id's the leader of its
+//! `__transaction_state` partition, the same way. The first request of each kind creates its
+//! topic, as in Kafka. v4+ asks for several keys at once. Share-group keys (v6) are not served.
 
 use fjord_protocol::ApiRange;
 use kafka_protocol::ResponseError;
@@ -17,21 +17,30 @@ pub const API: ApiRange = ApiRange { key: ApiKey::FindCoordinator, min: 0, max: 
 /// First version that takes a list of keys.
 const BATCHED_FROM: i16 = 4;
 const GROUP_KEY: i8 = 0;
+const TRANSACTION_KEY: i8 = 1;
 
 pub async fn handle(broker: &Broker, version: i16, request: FindCoordinatorRequest, _client: &Client) -> FindCoordinatorResponse {
     let keys: Vec<StrBytes> =
         if version >= BATCHED_FROM { request.coordinator_keys.clone() } else { vec![request.key.clone()] };
-    let ready = if request.key_type == GROUP_KEY {
-        broker.groups.ensure_topic().await.map_err(|e| e.to_string())
-    } else {
-        Err("transaction coordinators are not available: transactions are not supported".to_string())
+    let key_type = request.key_type;
+    let unavailable = |e: crate::BrokerError| (ResponseError::CoordinatorNotAvailable, e.to_string());
+    let ready = match key_type {
+        GROUP_KEY => broker.groups.ensure_topic().await.map_err(unavailable),
+        TRANSACTION_KEY => broker.transactions.ensure_topic().await.map_err(unavailable),
+        other => Err((ResponseError::InvalidRequest, format!("coordinator key type {other} is not served"))),
     };
     let coordinators: Vec<Coordinator> = keys
         .into_iter()
         .map(|key| {
             let found = ready.clone().and_then(|()| {
-                broker.groups.coordinator_of(key.as_str())
-                    .ok_or_else(|| "the group's __consumer_offsets partition has no live leader".to_string())
+                let (found, topic) = if key_type == GROUP_KEY {
+                    (broker.groups.coordinator_of(key.as_str()), crate::coordinator::OFFSETS_TOPIC)
+                } else {
+                    (broker.transactions.coordinator_of(key.as_str()), crate::coordinator::TRANSACTION_TOPIC)
+                };
+                found.ok_or_else(|| {
+                    (ResponseError::CoordinatorNotAvailable, format!("the key's {topic} partition has no live leader"))
+                })
             });
             let c = Coordinator::default().with_key(key);
             match found {
@@ -39,8 +48,8 @@ pub async fn handle(broker: &Broker, version: i16, request: FindCoordinatorReque
                     .with_node_id(broker_id(b.id))
                     .with_host(StrBytes::from_string(b.host))
                     .with_port(i32::from(b.port)),
-                Err(why) => c
-                    .with_error_code(ResponseError::CoordinatorNotAvailable.code())
+                Err((error, why)) => c
+                    .with_error_code(error.code())
                     .with_error_message(message(why))
                     .with_node_id(broker_id(-1))
                     .with_host(StrBytes::default())

@@ -67,6 +67,11 @@ registry! {
     DeleteTopics => delete_topics,
     DeleteRecords => delete_records,
     InitProducerId => init_producer_id,
+    AddPartitionsToTxn => add_partitions_to_txn,
+    AddOffsetsToTxn => add_offsets_to_txn,
+    EndTxn => end_txn,
+    WriteTxnMarkers => write_txn_markers,
+    TxnOffsetCommit => txn_offset_commit,
     DescribeConfigs => describe_configs,
     AlterConfigs => alter_configs,
     CreatePartitions => create_partitions,
@@ -200,6 +205,18 @@ pub(crate) fn broker_id(id: i32) -> BrokerId {
 /// An optional message for a response.
 pub(crate) fn message(text: impl Into<String>) -> Option<StrBytes> {
     Some(StrBytes::from_string(text.into()))
+}
+
+/// The code of a transaction coordinator's error `e` for a request of `version`, where
+/// PRODUCER_FENCED exists from version `fenced_from`: older clients know only
+/// INVALID_PRODUCER_EPOCH, which Kafka answers them instead.
+pub(crate) fn txn_error_code(e: &crate::BrokerError, version: i16, fenced_from: i16) -> i16 {
+    let code = e.error_code();
+    if code == ResponseError::ProducerFenced.code() && version < fenced_from {
+        ResponseError::InvalidProducerEpoch.code()
+    } else {
+        code
+    }
 }
 
 #[cfg(test)]

@@ -5,10 +5,12 @@
 
 use fjord_group::CommitRequest;
 use fjord_group::offsets::Committed;
+use fjord_meta::MetadataImage;
 use fjord_protocol::ApiRange;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::offset_commit_response::{OffsetCommitResponsePartition, OffsetCommitResponseTopic};
 use kafka_protocol::messages::{ApiKey, OffsetCommitRequest, OffsetCommitResponse};
+use kafka_protocol::protocol::StrBytes;
 
 use super::Client;
 use crate::replica::now_ms;
@@ -20,34 +22,11 @@ pub const API: ApiRange = ApiRange { key: ApiKey::OffsetCommit, min: 2, max: 8 }
 const MAX_METADATA_BYTES: usize = 4096;
 
 pub async fn handle(broker: &Broker, _version: i16, request: OffsetCommitRequest, _client: &Client) -> OffsetCommitResponse {
-    let image = broker.image();
-    let now = now_ms();
-    // Per partition: a refusal decided here, or an offset to commit.
-    let mut results: Vec<Vec<(i32, Result<(), i16>)>> = Vec::with_capacity(request.topics.len());
-    let mut entries = Vec::new();
-    for topic in &request.topics {
-        let known = image.topic(topic.name.as_str());
-        let mut partitions = Vec::with_capacity(topic.partitions.len());
-        for p in &topic.partitions {
-            let metadata = p.committed_metadata.as_ref().map(|m| m.to_string()).unwrap_or_default();
-            let result = if !known.is_some_and(|t| (0..t.partitions.len() as i32).contains(&p.partition_index)) {
-                Err(ResponseError::UnknownTopicOrPartition.code())
-            } else if metadata.len() > MAX_METADATA_BYTES {
-                Err(ResponseError::OffsetMetadataTooLarge.code())
-            } else {
-                let committed = Committed {
-                    offset: p.committed_offset,
-                    leader_epoch: p.committed_leader_epoch,
-                    metadata,
-                    commit_time_ms: now,
-                };
-                entries.push((topic.name.to_string(), p.partition_index, committed));
-                Ok(())
-            };
-            partitions.push((p.partition_index, result));
-        }
-        results.push(partitions);
-    }
+    let topics = request.topics.iter().map(|t| {
+        let partitions = t.partitions.iter();
+        (t.name.as_str(), partitions.map(|p| (p.partition_index, p.committed_offset, p.committed_leader_epoch, p.committed_metadata.as_ref())))
+    });
+    let (checked, entries) = check(&broker.image(), topics, now_ms());
     let req = CommitRequest {
         group_id: request.group_id.to_string(),
         generation_id: request.generation_id_or_member_epoch,
@@ -55,25 +34,62 @@ pub async fn handle(broker: &Broker, _version: i16, request: OffsetCommitRequest
         group_instance_id: request.group_instance_id.as_ref().map(|s| s.to_string()),
     };
     let outcome = if entries.is_empty() { Ok(()) } else { broker.groups.commit(&req, entries).await };
-    let shared = outcome.err().map_or(0, |e: BrokerError| e.error_code());
+    let codes = answer(checked, outcome.err().map_or(0, |e: BrokerError| e.error_code()));
     let topics = request
         .topics
         .iter()
-        .zip(results)
+        .zip(codes)
         .map(|(topic, partitions)| {
-            OffsetCommitResponseTopic::default().with_name(topic.name.clone()).with_partitions(
-                partitions
-                    .into_iter()
-                    .map(|(index, r)| {
-                        OffsetCommitResponsePartition::default()
-                            .with_partition_index(index)
-                            .with_error_code(r.err().unwrap_or(shared))
-                    })
-                    .collect(),
-            )
+            let partitions = partitions.into_iter().map(|(index, code)| {
+                OffsetCommitResponsePartition::default().with_partition_index(index).with_error_code(code)
+            });
+            OffsetCommitResponseTopic::default().with_name(topic.name.clone()).with_partitions(partitions.collect())
         })
         .collect();
     OffsetCommitResponse::default().with_topics(topics)
+}
+
+/// Per topic, per partition: its index and the refusal decided before the commit, if any.
+pub(super) type Checked = Vec<Vec<(i32, Option<i16>)>>;
+
+/// Checks the offsets to commit, `(topic, [(partition, offset, leader epoch, metadata)])`, as
+/// OffsetCommit and TxnOffsetCommit do: a partition that does not exist is refused, as is
+/// metadata over `offset.metadata.max.bytes`. Returns the refusals and the offsets to commit.
+pub(super) fn check<'a, P>(
+    image: &MetadataImage,
+    topics: impl Iterator<Item = (&'a str, P)>,
+    now: i64,
+) -> (Checked, Vec<(String, i32, Committed)>)
+where
+    P: Iterator<Item = (i32, i64, i32, Option<&'a StrBytes>)>,
+{
+    let mut entries = Vec::new();
+    let checked = topics
+        .map(|(topic, partitions)| {
+            let known = image.topic(topic);
+            partitions
+                .map(|(index, offset, leader_epoch, metadata)| {
+                    let metadata = metadata.map(|m| m.to_string()).unwrap_or_default();
+                    let refused = if !known.is_some_and(|t| (0..t.partitions.len() as i32).contains(&index)) {
+                        Some(ResponseError::UnknownTopicOrPartition.code())
+                    } else if metadata.len() > MAX_METADATA_BYTES {
+                        Some(ResponseError::OffsetMetadataTooLarge.code())
+                    } else {
+                        let committed = Committed { offset, leader_epoch, metadata, commit_time_ms: now };
+                        entries.push((topic.to_string(), index, committed));
+                        None
+                    };
+                    (index, refused)
+                })
+                .collect()
+        })
+        .collect();
+    (checked, entries)
+}
+
+/// Each partition's error code: its refusal, or the commit's outcome `shared`.
+pub(super) fn answer(checked: Checked, shared: i16) -> impl Iterator<Item = Vec<(i32, i16)>> {
+    checked.into_iter().map(move |partitions| partitions.into_iter().map(|(i, r)| (i, r.unwrap_or(shared))).collect())
 }
 
 /// The error codes the response carries, one per failed entry (as Kafka counts them).

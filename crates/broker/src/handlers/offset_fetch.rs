@@ -1,6 +1,8 @@
 //! OffsetFetch (key 9): a group's committed offsets — for the partitions asked, or all of them
 //! when topics is null (v2+). v8+ asks for several groups at once. Partitions without a commit
-//! answer offset -1, as Kafka does.
+//! answer offset -1, as Kafka does. With `require_stable` (v7+, what read_committed consumers
+//! send), a partition an open transaction holds an offset of answers UNSTABLE_OFFSET_COMMIT,
+//! which the consumer retries until the transaction ends (KIP-447).
 
 use fjord_group::GroupError;
 use fjord_group::offsets::{Committed, OffsetStore};
@@ -10,6 +12,7 @@ use kafka_protocol::messages::offset_fetch_response::{
     OffsetFetchResponseTopics,
 };
 use kafka_protocol::messages::{ApiKey, OffsetFetchRequest, OffsetFetchResponse};
+use kafka_protocol::ResponseError;
 use kafka_protocol::protocol::StrBytes;
 
 use super::{Client, topic_name};
@@ -20,8 +23,8 @@ pub const API: ApiRange = ApiRange { key: ApiKey::OffsetFetch, min: 1, max: 8 };
 /// First version that asks for several groups.
 const GROUPS_FROM: i16 = 8;
 
-/// One partition's answer: (partition, offset, leader epoch, metadata).
-type Found = (i32, i64, i32, String);
+/// One partition's answer: (partition, offset, leader epoch, metadata, error code).
+type Found = (i32, i64, i32, String, i16);
 
 pub async fn handle(broker: &Broker, version: i16, request: OffsetFetchRequest, _client: &Client) -> OffsetFetchResponse {
     if version >= GROUPS_FROM {
@@ -31,7 +34,7 @@ pub async fn handle(broker: &Broker, version: i16, request: OffsetFetchRequest, 
                 .topics
                 .as_ref()
                 .map(|ts| ts.iter().map(|t| (t.name.to_string(), t.partition_indexes.clone())).collect::<Vec<_>>());
-            let found = match lookup(broker, g.group_id.as_str(), wanted).await {
+            let found = match lookup(broker, g.group_id.as_str(), wanted, request.require_stable).await {
                 Ok(found) => found,
                 Err(e) => {
                     groups.push(
@@ -48,12 +51,13 @@ pub async fn handle(broker: &Broker, version: i16, request: OffsetFetchRequest, 
                         OffsetFetchResponseTopics::default().with_name(topic_name(&name)).with_partitions(
                             partitions
                                 .into_iter()
-                                .map(|(index, offset, epoch, metadata)| {
+                                .map(|(index, offset, epoch, metadata, error)| {
                                     OffsetFetchResponsePartitions::default()
                                         .with_partition_index(index)
                                         .with_committed_offset(offset)
                                         .with_committed_leader_epoch(epoch)
                                         .with_metadata(Some(StrBytes::from_string(metadata)))
+                                        .with_error_code(error)
                                 })
                                 .collect(),
                         )
@@ -67,7 +71,7 @@ pub async fn handle(broker: &Broker, version: i16, request: OffsetFetchRequest, 
         .topics
         .as_ref()
         .map(|ts| ts.iter().map(|t| (t.name.to_string(), t.partition_indexes.clone())).collect::<Vec<_>>());
-    let found = match lookup(broker, request.group_id.as_str(), wanted).await {
+    let found = match lookup(broker, request.group_id.as_str(), wanted, request.require_stable).await {
         Ok(found) => found,
         Err(e) => return OffsetFetchResponse::default().with_error_code(BrokerError::from(e).error_code()),
     };
@@ -77,12 +81,13 @@ pub async fn handle(broker: &Broker, version: i16, request: OffsetFetchRequest, 
             OffsetFetchResponseTopic::default().with_name(topic_name(&name)).with_partitions(
                 partitions
                     .into_iter()
-                    .map(|(index, offset, epoch, metadata)| {
+                    .map(|(index, offset, epoch, metadata, error)| {
                         OffsetFetchResponsePartition::default()
                             .with_partition_index(index)
                             .with_committed_offset(offset)
                             .with_committed_leader_epoch(epoch)
                             .with_metadata(Some(StrBytes::from_string(metadata)))
+                            .with_error_code(error)
                     })
                     .collect(),
             )
@@ -96,31 +101,40 @@ async fn lookup(
     broker: &Broker,
     group: &str,
     wanted: Option<Vec<(String, Vec<i32>)>>,
+    require_stable: bool,
 ) -> Result<Vec<(String, Vec<Found>)>, GroupError> {
-    let answer = |index: i32, c: Option<&Committed>| match c {
-        Some(c) => (index, c.offset, c.leader_epoch, c.metadata.clone()),
-        None => (index, -1, -1, String::new()),
-    };
-    broker.groups.offsets(group, |offsets: &OffsetStore| match wanted {
-        Some(topics) => topics
-            .into_iter()
-            .map(|(name, partitions)| {
-                let answers = partitions.into_iter().map(|p| answer(p, offsets.get(group, &name, p))).collect();
-                (name, answers)
-            })
-            .collect(),
-        None => {
-            let mut by_topic: Vec<(String, Vec<Found>)> = Vec::new();
-            for (topic, partition, c) in offsets.all(group) {
-                match by_topic.last_mut() {
-                    Some((t, answers)) if t == topic => answers.push(answer(partition, Some(c))),
-                    _ => by_topic.push((topic.to_string(), vec![answer(partition, Some(c))])),
+    broker
+        .groups
+        .offsets(group, |offsets: &OffsetStore, unstable| {
+            let answer = |topic: &str, index: i32, c: Option<&Committed>| match c {
+                _ if require_stable && unstable(topic, index) => {
+                    (index, -1, -1, String::new(), ResponseError::UnstableOffsetCommit.code())
+                }
+                Some(c) => (index, c.offset, c.leader_epoch, c.metadata.clone(), 0),
+                None => (index, -1, -1, String::new(), 0),
+            };
+            match wanted {
+                Some(topics) => topics
+                    .into_iter()
+                    .map(|(name, partitions)| {
+                        let answers =
+                            partitions.into_iter().map(|p| answer(&name, p, offsets.get(group, &name, p))).collect();
+                        (name, answers)
+                    })
+                    .collect(),
+                None => {
+                    let mut by_topic: Vec<(String, Vec<Found>)> = Vec::new();
+                    for (topic, partition, c) in offsets.all(group) {
+                        match by_topic.last_mut() {
+                            Some((t, answers)) if t == topic => answers.push(answer(topic, partition, Some(c))),
+                            _ => by_topic.push((topic.to_string(), vec![answer(topic, partition, Some(c))])),
+                        }
+                    }
+                    by_topic
                 }
             }
-            by_topic
-        }
-    })
-    .await
+        })
+        .await
 }
 
 /// The error codes the response carries, one per failed entry (as Kafka counts them).

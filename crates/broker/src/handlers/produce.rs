@@ -7,6 +7,11 @@
 //! that is for every ISR member to have it — for all partitions of the request at once, bounded
 //! by the request's timeout (REQUEST_TIMED_OUT). v0–v2 (old message formats) are answered by the
 //! connection with UNSUPPORTED_FOR_MESSAGE_FORMAT.
+//!
+//! A transactional batch opens (or continues) its producer's transaction on the partition; the
+//! log refuses one from a fenced epoch (INVALID_PRODUCER_EPOCH) and the coordinator's markers
+//! close it. As in Kafka before KIP-890, the broker trusts the producer to have added the
+//! partition to its transaction first.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -26,17 +31,8 @@ pub const API: ApiRange = ApiRange { key: ApiKey::Produce, min: 0, max: 11 };
 pub async fn handle(broker: &Broker, _version: i16, request: ProduceRequest, _client: &Client) -> Answer<ProduceResponse> {
     let acks = request.acks;
     let timeout = Duration::from_millis(request.timeout_ms.max(0) as u64);
-    let transactional = request.transactional_id.is_some();
     // Fresh for every partition: a request-level refusal is reported on each partition.
-    let refusal = || {
-        if !matches!(acks, -1..=1) {
-            Some(BrokerError::InvalidRequiredAcks(acks))
-        } else if transactional {
-            Some(BrokerError::TransactionsUnsupported)
-        } else {
-            None
-        }
-    };
+    let refusal = || (!matches!(acks, -1..=1)).then_some(BrokerError::InvalidRequiredAcks(acks));
     let now = now_ms();
     // (topic index, partition index, partition, end of the append, leader epoch of the append)
     let mut to_sync: Vec<(usize, usize, Arc<Partition>, i64, i32)> = Vec::new();

@@ -1,8 +1,9 @@
-//! [`PeerClient`]: the Kafka-protocol connection a follower keeps to a partition leader, and the
-//! only module below the handlers that speaks Kafka messages: it turns the fetcher's questions
-//! (fetch these partitions from these offsets; where does this epoch end) into Fetch v12 and
-//! OffsetForLeaderEpoch v4 requests, and their answers back into plain values. Framing is
-//! [`ClientCodec`]'s, one request in flight at a time.
+//! [`PeerClient`]: the Kafka-protocol connection a broker keeps to another broker, and the only
+//! module below the handlers that speaks Kafka messages: it turns a follower's questions (fetch
+//! these partitions from these offsets; where does this epoch end) into Fetch v12 and
+//! OffsetForLeaderEpoch v4 requests, and a transaction coordinator's markers into
+//! WriteTxnMarkers v1, and their answers back into plain values. Framing is [`ClientCodec`]'s,
+//! one request in flight at a time.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -12,8 +13,10 @@ use fjord_protocol::ClientCodec;
 use kafka_protocol::ResponseError;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::offset_for_leader_epoch_request::{OffsetForLeaderPartition, OffsetForLeaderTopic};
+use kafka_protocol::messages::write_txn_markers_request::{WritableTxnMarker, WritableTxnMarkerTopic};
 use kafka_protocol::messages::{
-    ApiKey, BrokerId, FetchRequest, FetchResponse, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse, TopicName,
+    ApiKey, BrokerId, FetchRequest, FetchResponse, OffsetForLeaderEpochRequest, OffsetForLeaderEpochResponse,
+    ProducerId, TopicName, WriteTxnMarkersRequest, WriteTxnMarkersResponse,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, StrBytes};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -65,6 +68,16 @@ pub struct EpochEnd {
     pub error_code: i16,
     pub epoch: i32,
     pub end_offset: i64,
+}
+
+/// A transaction marker for some partitions of one leader (WriteTxnMarkers).
+#[derive(Debug, Clone)]
+pub struct MarkerFor {
+    pub producer_id: i64,
+    pub producer_epoch: i16,
+    pub commit: bool,
+    pub coordinator_epoch: i32,
+    pub partitions: Vec<(String, i32)>,
 }
 
 /// A connection to another broker's Kafka listener.
@@ -178,6 +191,44 @@ impl PeerClient {
                     epoch: p.leader_epoch,
                     end_offset: p.end_offset,
                 })
+            })
+            .collect())
+    }
+
+    /// WriteTxnMarkers (v1) of one marker: each partition's error code (0: written and
+    /// replicated).
+    pub async fn write_txn_markers(
+        &mut self,
+        marker: &MarkerFor,
+        timeout: Duration,
+    ) -> std::io::Result<Vec<(String, i32, i16)>> {
+        let mut topics: BTreeMap<&str, Vec<i32>> = BTreeMap::new();
+        for (t, p) in &marker.partitions {
+            topics.entry(t.as_str()).or_default().push(*p);
+        }
+        let request = WriteTxnMarkersRequest::default().with_markers(vec![
+            WritableTxnMarker::default()
+                .with_producer_id(ProducerId(marker.producer_id))
+                .with_producer_epoch(marker.producer_epoch)
+                .with_transaction_result(marker.commit)
+                .with_coordinator_epoch(marker.coordinator_epoch)
+                .with_topics(
+                    topics
+                        .into_iter()
+                        .map(|(name, partitions)| {
+                            WritableTxnMarkerTopic::default().with_name(topic(name)).with_partition_indexes(partitions)
+                        })
+                        .collect(),
+                ),
+        ]);
+        let response: WriteTxnMarkersResponse = self.call(ApiKey::WriteTxnMarkers, 1, &request, timeout).await?;
+        Ok(response
+            .markers
+            .into_iter()
+            .flat_map(|m| m.topics)
+            .flat_map(|t| {
+                let name = t.name.0.to_string();
+                t.partitions.into_iter().map(move |p| (name.clone(), p.partition_index, p.error_code))
             })
             .collect())
     }

@@ -517,14 +517,30 @@ impl Partition {
         now_ms: i64,
         epoch: Option<i32>,
     ) -> Result<(AppendOutcome, i32), BrokerError> {
-        // Under the log's lock, which a change of leadership also takes: no append of an old
-        // leadership lands after the new one began.
+        self.leader_append(epoch, |log, current| log.append(records, current, now_ms))
+    }
+
+    /// A coordinator's append in leader epoch `epoch` only: of its own records, or of a batch it
+    /// writes on a producer's behalf (the producer epoch is checked, not the sequence).
+    pub fn append_as_coordinator(&self, records: &[u8], now_ms: i64, epoch: i32) -> Result<AppendOutcome, BrokerError> {
+        self.leader_append(Some(epoch), |log, current| log.append_as_coordinator(records, current, now_ms))
+            .map(|(outcome, _)| outcome)
+    }
+
+    /// Runs `append` on the log while this broker leads (in `epoch`, when given) — under the log's
+    /// lock, which a change of leadership also takes, so no append of an old leadership lands
+    /// after the new one began — then moves the high watermark.
+    fn leader_append(
+        &self,
+        epoch: Option<i32>,
+        append: impl FnOnce(&mut PartitionLog, i32) -> fjord_log::Result<AppendOutcome>,
+    ) -> Result<(AppendOutcome, i32), BrokerError> {
         let mut log = self.log();
         let current = self.leader_epoch();
         if !self.is_leader() || epoch.is_some_and(|e| e != current) {
             return Err(BrokerError::NotLeaderOrFollower);
         }
-        let outcome = log.append(records, current, now_ms)?;
+        let outcome = append(&mut log, current)?;
         drop(log);
         self.advance_high_watermark();
         Ok((outcome, current))
@@ -617,15 +633,10 @@ impl Partition {
         producer: (i64, i16),
         marker: (fjord_log::txn::Marker, i32),
         now_ms: i64,
+        epoch: Option<i32>,
     ) -> Result<(i64, i32), BrokerError> {
-        let mut log = self.log();
-        if !self.is_leader() {
-            return Err(BrokerError::NotLeaderOrFollower);
-        }
-        let epoch = self.leader_epoch();
-        let outcome = log.append_marker(producer, marker, epoch, now_ms)?;
-        drop(log);
-        self.advance_high_watermark();
+        let (outcome, epoch) =
+            self.leader_append(epoch, |log, current| log.append_marker(producer, marker, current, now_ms))?;
         Ok((outcome.last_offset + 1, epoch))
     }
 

@@ -404,6 +404,213 @@ fn init_producer_id_request_init_producer_id_request(r: &mut Rng, v: i16) -> Ini
 }
 
 #[allow(unused_variables, unused_mut)]
+fn add_partitions_to_txn_request_add_partitions_to_txn_request(r: &mut Rng, v: i16) -> AddPartitionsToTxnRequest {
+    let mut x = AddPartitionsToTxnRequest::default();
+    if (4..=5).contains(&v) {
+        x.transactions = r.list(|r| add_partitions_to_txn_request_add_partitions_to_txn_transaction(r, v));
+    }
+    if (0..=3).contains(&v) {
+        x.v3_and_below_transactional_id = kafka_protocol::messages::TransactionalId(r.string());
+    }
+    if (0..=3).contains(&v) {
+        x.v3_and_below_producer_id = kafka_protocol::messages::ProducerId(r.int());
+    }
+    if (0..=3).contains(&v) {
+        x.v3_and_below_producer_epoch = r.int() as i16;
+    }
+    if (0..=3).contains(&v) {
+        x.v3_and_below_topics = r.list(|r| add_partitions_to_txn_request_add_partitions_to_txn_topic(r, v));
+    }
+    x
+}
+
+#[allow(unused_variables, unused_mut)]
+fn add_partitions_to_txn_request_add_partitions_to_txn_topic(
+    r: &mut Rng,
+    v: i16,
+) -> add_partitions_to_txn_request::AddPartitionsToTxnTopic {
+    let mut x = add_partitions_to_txn_request::AddPartitionsToTxnTopic::default();
+    if (0..=5).contains(&v) {
+        x.name = kafka_protocol::messages::TopicName(r.string());
+    }
+    if (0..=5).contains(&v) {
+        x.partitions = r.list(|r| r.int() as i32);
+    }
+    x
+}
+
+#[allow(unused_variables, unused_mut)]
+fn add_partitions_to_txn_request_add_partitions_to_txn_transaction(
+    r: &mut Rng,
+    v: i16,
+) -> add_partitions_to_txn_request::AddPartitionsToTxnTransaction {
+    let mut x = add_partitions_to_txn_request::AddPartitionsToTxnTransaction::default();
+    if (4..=5).contains(&v) {
+        x.transactional_id = kafka_protocol::messages::TransactionalId(r.string());
+    }
+    if (4..=5).contains(&v) {
+        x.producer_id = kafka_protocol::messages::ProducerId(r.int());
+    }
+    if (4..=5).contains(&v) {
+        x.producer_epoch = r.int() as i16;
+    }
+    if (4..=5).contains(&v) {
+        x.verify_only = r.flip();
+    }
+    if (4..=5).contains(&v) {
+        x.topics = r.list(|r| add_partitions_to_txn_request_add_partitions_to_txn_topic(r, v));
+    }
+    x
+}
+
+#[allow(unused_variables, unused_mut)]
+fn add_offsets_to_txn_request_add_offsets_to_txn_request(r: &mut Rng, v: i16) -> AddOffsetsToTxnRequest {
+    let mut x = AddOffsetsToTxnRequest::default();
+    if (0..=4).contains(&v) {
+        x.transactional_id = kafka_protocol::messages::TransactionalId(r.string());
+    }
+    if (0..=4).contains(&v) {
+        x.producer_id = kafka_protocol::messages::ProducerId(r.int());
+    }
+    if (0..=4).contains(&v) {
+        x.producer_epoch = r.int() as i16;
+    }
+    if (0..=4).contains(&v) {
+        x.group_id = kafka_protocol::messages::GroupId(r.string());
+    }
+    x
+}
+
+#[allow(unused_variables, unused_mut)]
+fn end_txn_request_end_txn_request(r: &mut Rng, v: i16) -> EndTxnRequest {
+    let mut x = EndTxnRequest::default();
+    if (0..=5).contains(&v) {
+        x.transactional_id = kafka_protocol::messages::TransactionalId(r.string());
+    }
+    if (0..=5).contains(&v) {
+        x.producer_id = kafka_protocol::messages::ProducerId(r.int());
+    }
+    if (0..=5).contains(&v) {
+        x.producer_epoch = r.int() as i16;
+    }
+    if (0..=5).contains(&v) {
+        x.committed = r.flip();
+    }
+    x
+}
+
+#[allow(unused_variables, unused_mut)]
+fn write_txn_markers_request_writable_txn_marker(r: &mut Rng, v: i16) -> write_txn_markers_request::WritableTxnMarker {
+    let mut x = write_txn_markers_request::WritableTxnMarker::default();
+    if (1..=1).contains(&v) {
+        x.producer_id = kafka_protocol::messages::ProducerId(r.int());
+    }
+    if (1..=1).contains(&v) {
+        x.producer_epoch = r.int() as i16;
+    }
+    if (1..=1).contains(&v) {
+        x.transaction_result = r.flip();
+    }
+    if (1..=1).contains(&v) {
+        x.topics = r.list(|r| write_txn_markers_request_writable_txn_marker_topic(r, v));
+    }
+    if (1..=1).contains(&v) {
+        x.coordinator_epoch = r.int() as i32;
+    }
+    x
+}
+
+#[allow(unused_variables, unused_mut)]
+fn write_txn_markers_request_writable_txn_marker_topic(
+    r: &mut Rng,
+    v: i16,
+) -> write_txn_markers_request::WritableTxnMarkerTopic {
+    let mut x = write_txn_markers_request::WritableTxnMarkerTopic::default();
+    if (1..=1).contains(&v) {
+        x.name = kafka_protocol::messages::TopicName(r.string());
+    }
+    if (1..=1).contains(&v) {
+        x.partition_indexes = r.list(|r| r.int() as i32);
+    }
+    x
+}
+
+#[allow(unused_variables, unused_mut)]
+fn write_txn_markers_request_write_txn_markers_request(r: &mut Rng, v: i16) -> WriteTxnMarkersRequest {
+    let mut x = WriteTxnMarkersRequest::default();
+    if (1..=1).contains(&v) {
+        x.markers = r.list(|r| write_txn_markers_request_writable_txn_marker(r, v));
+    }
+    x
+}
+
+#[allow(unused_variables, unused_mut)]
+fn txn_offset_commit_request_txn_offset_commit_request(r: &mut Rng, v: i16) -> TxnOffsetCommitRequest {
+    let mut x = TxnOffsetCommitRequest::default();
+    if (0..=5).contains(&v) {
+        x.transactional_id = kafka_protocol::messages::TransactionalId(r.string());
+    }
+    if (0..=5).contains(&v) {
+        x.group_id = kafka_protocol::messages::GroupId(r.string());
+    }
+    if (0..=5).contains(&v) {
+        x.producer_id = kafka_protocol::messages::ProducerId(r.int());
+    }
+    if (0..=5).contains(&v) {
+        x.producer_epoch = r.int() as i16;
+    }
+    if (3..=5).contains(&v) {
+        x.generation_id = r.int() as i32;
+    }
+    if (3..=5).contains(&v) {
+        x.member_id = r.string();
+    }
+    if (3..=5).contains(&v) {
+        x.group_instance_id = r.maybe(|r| r.string());
+    }
+    if (0..=5).contains(&v) {
+        x.topics = r.list(|r| txn_offset_commit_request_txn_offset_commit_request_topic(r, v));
+    }
+    x
+}
+
+#[allow(unused_variables, unused_mut)]
+fn txn_offset_commit_request_txn_offset_commit_request_partition(
+    r: &mut Rng,
+    v: i16,
+) -> txn_offset_commit_request::TxnOffsetCommitRequestPartition {
+    let mut x = txn_offset_commit_request::TxnOffsetCommitRequestPartition::default();
+    if (0..=5).contains(&v) {
+        x.partition_index = r.int() as i32;
+    }
+    if (0..=5).contains(&v) {
+        x.committed_offset = r.int();
+    }
+    if (2..=5).contains(&v) {
+        x.committed_leader_epoch = r.int() as i32;
+    }
+    if (0..=5).contains(&v) {
+        x.committed_metadata = r.maybe(|r| r.string());
+    }
+    x
+}
+
+#[allow(unused_variables, unused_mut)]
+fn txn_offset_commit_request_txn_offset_commit_request_topic(
+    r: &mut Rng,
+    v: i16,
+) -> txn_offset_commit_request::TxnOffsetCommitRequestTopic {
+    let mut x = txn_offset_commit_request::TxnOffsetCommitRequestTopic::default();
+    if (0..=5).contains(&v) {
+        x.name = kafka_protocol::messages::TopicName(r.string());
+    }
+    if (0..=5).contains(&v) {
+        x.partitions = r.list(|r| txn_offset_commit_request_txn_offset_commit_request_partition(r, v));
+    }
+    x
+}
+
+#[allow(unused_variables, unused_mut)]
 fn describe_configs_request_describe_configs_request(r: &mut Rng, v: i16) -> DescribeConfigsRequest {
     let mut x = DescribeConfigsRequest::default();
     if (1..=4).contains(&v) {
@@ -992,6 +1199,19 @@ pub fn request(key: ApiKey, r: &mut Rng, v: i16) -> Option<RequestKind> {
         ApiKey::DeleteRecords => Some(RequestKind::DeleteRecords(delete_records_request_delete_records_request(r, v))),
         ApiKey::InitProducerId => {
             Some(RequestKind::InitProducerId(init_producer_id_request_init_producer_id_request(r, v)))
+        }
+        ApiKey::AddPartitionsToTxn => {
+            Some(RequestKind::AddPartitionsToTxn(add_partitions_to_txn_request_add_partitions_to_txn_request(r, v)))
+        }
+        ApiKey::AddOffsetsToTxn => {
+            Some(RequestKind::AddOffsetsToTxn(add_offsets_to_txn_request_add_offsets_to_txn_request(r, v)))
+        }
+        ApiKey::EndTxn => Some(RequestKind::EndTxn(end_txn_request_end_txn_request(r, v))),
+        ApiKey::WriteTxnMarkers => {
+            Some(RequestKind::WriteTxnMarkers(write_txn_markers_request_write_txn_markers_request(r, v)))
+        }
+        ApiKey::TxnOffsetCommit => {
+            Some(RequestKind::TxnOffsetCommit(txn_offset_commit_request_txn_offset_commit_request(r, v)))
         }
         ApiKey::DescribeConfigs => {
             Some(RequestKind::DescribeConfigs(describe_configs_request_describe_configs_request(r, v)))

@@ -289,6 +289,35 @@ fn commits_follow_kafkas_rules() {
 }
 
 #[test]
+fn transactional_commits_follow_kip_447() {
+    let mut c = coordinator(0);
+    let commit = |group: &str, generation, member: &str| CommitRequest {
+        group_id: group.into(),
+        generation_id: generation,
+        member_id: member.into(),
+        group_instance_id: None,
+    };
+    assert_eq!(c.check_txn_commit(&commit("", -1, ""), 0), Err(GroupError::InvalidGroupId));
+    assert_eq!(c.check_txn_commit(&commit("fresh", -1, ""), 0), Ok(()), "an old producer's commit creates the group");
+    assert_eq!(c.state("fresh"), Some(GroupState::Empty));
+    assert!(matches!(c.check_txn_commit(&commit("unknown", 3, "m"), 0), Err(GroupError::IllegalGeneration { .. })));
+
+    let (m1, m2) = stable_pair(&mut c);
+    assert_eq!(c.check_txn_commit(&commit("g", -1, ""), 60), Ok(()), "without a member, whatever the members");
+    assert_eq!(c.check_txn_commit(&commit("g", 2, &m1), 60), Ok(()));
+    assert!(matches!(c.check_txn_commit(&commit("g", 1, &m1), 60), Err(GroupError::IllegalGeneration { .. })));
+    assert!(matches!(c.check_txn_commit(&commit("g", 2, "zombie"), 60), Err(GroupError::UnknownMemberId(_))));
+
+    // Unlike OffsetCommit, a rebalance in progress does not stop the current generation's commit.
+    join_new(&mut c, 20, &["range"], 70);
+    c.join(21, join_req(&m1, &["range"]), 70);
+    c.join(22, join_req(&m2, &["range"]), 70);
+    assert_eq!(c.state("g"), Some(GroupState::CompletingRebalance));
+    assert_eq!(c.check_txn_commit(&commit("g", 3, &m1), 80), Ok(()));
+    assert!(matches!(c.check_txn_commit(&commit("g", 2, &m1), 80), Err(GroupError::IllegalGeneration { .. })));
+}
+
+#[test]
 fn a_restored_group_is_stable_with_its_members() {
     let mut c = coordinator(0);
     let (m1, m2) = stable_pair(&mut c);

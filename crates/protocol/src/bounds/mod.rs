@@ -258,7 +258,10 @@ mod tests {
 
     #[test]
     fn every_served_request_has_a_layout() {
-        for key in [0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 21, 22, 23, 32, 33, 37, 42, 44, 47, 60] {
+        for key in [
+            0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 32, 33, 37, 42,
+            44, 47, 60,
+        ] {
             assert!(schemas::MESSAGES.iter().any(|m| m.key == key), "no layout for key {key}");
         }
     }

@@ -304,6 +304,164 @@ pub(super) static MESSAGES: &[Message] = &[
         ],
     },
     Message {
+        key: 24,
+        max: 5,
+        flexible: 3,
+        fields: &[
+            // Transactions
+            Field {
+                versions: (4, i16::MAX),
+                tagged: None,
+                ty: Ty::Array(&Ty::Struct(&[
+                    // TransactionalId
+                    Field { versions: (4, i16::MAX), tagged: None, ty: Ty::String },
+                    // ProducerId
+                    Field { versions: (4, i16::MAX), tagged: None, ty: Ty::Fixed(8) },
+                    // ProducerEpoch
+                    Field { versions: (4, i16::MAX), tagged: None, ty: Ty::Fixed(2) },
+                    // VerifyOnly
+                    Field { versions: (4, i16::MAX), tagged: None, ty: Ty::Fixed(1) },
+                    // Topics
+                    Field {
+                        versions: (4, i16::MAX),
+                        tagged: None,
+                        ty: Ty::Array(&Ty::Struct(&[
+                            // Name
+                            Field { versions: (0, i16::MAX), tagged: None, ty: Ty::String },
+                            // Partitions
+                            Field { versions: (0, i16::MAX), tagged: None, ty: Ty::Array(&Ty::Fixed(4)) },
+                        ])),
+                    },
+                ])),
+            },
+            // V3AndBelowTransactionalId
+            Field { versions: (0, 3), tagged: None, ty: Ty::String },
+            // V3AndBelowProducerId
+            Field { versions: (0, 3), tagged: None, ty: Ty::Fixed(8) },
+            // V3AndBelowProducerEpoch
+            Field { versions: (0, 3), tagged: None, ty: Ty::Fixed(2) },
+            // V3AndBelowTopics
+            Field {
+                versions: (0, 3),
+                tagged: None,
+                ty: Ty::Array(&Ty::Struct(&[
+                    // Name
+                    Field { versions: (0, i16::MAX), tagged: None, ty: Ty::String },
+                    // Partitions
+                    Field { versions: (0, i16::MAX), tagged: None, ty: Ty::Array(&Ty::Fixed(4)) },
+                ])),
+            },
+        ],
+    },
+    Message {
+        key: 25,
+        max: 4,
+        flexible: 3,
+        fields: &[
+            // TransactionalId
+            Field { versions: (0, i16::MAX), tagged: None, ty: Ty::String },
+            // ProducerId
+            Field { versions: (0, i16::MAX), tagged: None, ty: Ty::Fixed(8) },
+            // ProducerEpoch
+            Field { versions: (0, i16::MAX), tagged: None, ty: Ty::Fixed(2) },
+            // GroupId
+            Field { versions: (0, i16::MAX), tagged: None, ty: Ty::String },
+        ],
+    },
+    Message {
+        key: 26,
+        max: 5,
+        flexible: 3,
+        fields: &[
+            // TransactionalId
+            Field { versions: (0, i16::MAX), tagged: None, ty: Ty::String },
+            // ProducerId
+            Field { versions: (0, i16::MAX), tagged: None, ty: Ty::Fixed(8) },
+            // ProducerEpoch
+            Field { versions: (0, i16::MAX), tagged: None, ty: Ty::Fixed(2) },
+            // Committed
+            Field { versions: (0, i16::MAX), tagged: None, ty: Ty::Fixed(1) },
+        ],
+    },
+    Message {
+        key: 27,
+        max: 1,
+        flexible: 1,
+        fields: &[
+            // Markers
+            Field {
+                versions: (0, i16::MAX),
+                tagged: None,
+                ty: Ty::Array(&Ty::Struct(&[
+                    // ProducerId
+                    Field { versions: (0, i16::MAX), tagged: None, ty: Ty::Fixed(8) },
+                    // ProducerEpoch
+                    Field { versions: (0, i16::MAX), tagged: None, ty: Ty::Fixed(2) },
+                    // TransactionResult
+                    Field { versions: (0, i16::MAX), tagged: None, ty: Ty::Fixed(1) },
+                    // Topics
+                    Field {
+                        versions: (0, i16::MAX),
+                        tagged: None,
+                        ty: Ty::Array(&Ty::Struct(&[
+                            // Name
+                            Field { versions: (0, i16::MAX), tagged: None, ty: Ty::String },
+                            // PartitionIndexes
+                            Field { versions: (0, i16::MAX), tagged: None, ty: Ty::Array(&Ty::Fixed(4)) },
+                        ])),
+                    },
+                    // CoordinatorEpoch
+                    Field { versions: (0, i16::MAX), tagged: None, ty: Ty::Fixed(4) },
+                ])),
+            },
+        ],
+    },
+    Message {
+        key: 28,
+        max: 4,
+        flexible: 3,
+        fields: &[
+            // TransactionalId
+            Field { versions: (0, i16::MAX), tagged: None, ty: Ty::String },
+            // GroupId
+            Field { versions: (0, i16::MAX), tagged: None, ty: Ty::String },
+            // ProducerId
+            Field { versions: (0, i16::MAX), tagged: None, ty: Ty::Fixed(8) },
+            // ProducerEpoch
+            Field { versions: (0, i16::MAX), tagged: None, ty: Ty::Fixed(2) },
+            // GenerationId
+            Field { versions: (3, i16::MAX), tagged: None, ty: Ty::Fixed(4) },
+            // MemberId
+            Field { versions: (3, i16::MAX), tagged: None, ty: Ty::String },
+            // GroupInstanceId
+            Field { versions: (3, i16::MAX), tagged: None, ty: Ty::String },
+            // Topics
+            Field {
+                versions: (0, i16::MAX),
+                tagged: None,
+                ty: Ty::Array(&Ty::Struct(&[
+                    // Name
+                    Field { versions: (0, i16::MAX), tagged: None, ty: Ty::String },
+                    // Partitions
+                    Field {
+                        versions: (0, i16::MAX),
+                        tagged: None,
+                        ty: Ty::Array(&Ty::Struct(&[
+                            // PartitionIndex
+                            Field { versions: (0, i16::MAX), tagged: None, ty: Ty::Fixed(4) },
+                            // CommittedOffset
+                            Field { versions: (0, i16::MAX), tagged: None, ty: Ty::Fixed(8) },
+                            // CommittedLeaderEpoch
+                            Field { versions: (2, i16::MAX), tagged: None, ty: Ty::Fixed(4) },
+                            // CommittedMetadata
+                            Field { versions: (0, i16::MAX), tagged: None, ty: Ty::String },
+                        ])),
+                    },
+                ])),
+            },
+        ],
+    },
+    Message {
         key: 32,
         max: 4,
         flexible: 4,

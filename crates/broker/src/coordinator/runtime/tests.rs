@@ -18,8 +18,10 @@ struct Tally {
 }
 
 impl ShardState for Tally {
-    fn replay(&mut self, key: &[u8], value: Option<&[u8]>) {
-        self.records.push((key.to_vec(), value.map(<[u8]>::to_vec)));
+    fn replay(&mut self, item: Replayed<'_>) {
+        if let Replayed::Record { key, value, .. } = item {
+            self.records.push((key.to_vec(), value.map(<[u8]>::to_vec)));
+        }
     }
 
     fn loaded(&mut self, now_ms: i64) {

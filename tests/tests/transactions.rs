@@ -1,0 +1,139 @@
+//! Transactions with real clients: librdkafka (confluent-kafka) commits and aborts, holds
+//! read_committed consumers at an open transaction, is fenced by a newer producer with its id,
+//! consumes, transforms and produces exactly once with its offsets in the transaction, and has
+//! a silent transaction aborted at its timeout; kafkajs commits with offsets, aborts and is
+//! fenced. On three brokers, a stream of transactions survives killing its coordinator, twice:
+//! every transaction is visible to read_committed consumers entirely or not at all, the
+//! committed ones entirely, the aborted ones not at all.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail, ensure};
+use fjord_tests::cluster::Cluster;
+use fjord_tests::stream::LineStream;
+use fjord_tests::{Broker, RawClient, node, python, raw, run_ok, wait_for};
+
+/// How long a restarted broker may take to catch up and rejoin every ISR.
+const REJOIN_LIMIT: Duration = Duration::from_secs(60);
+/// Records per transaction of `txn_stream.py`.
+const PER_TRANSACTION: usize = 6;
+
+fn scenario(broker: &Broker, name: &str) -> Result<()> {
+    let out = run_ok(python("transactions.py").args(["--bootstrap", &broker.addr, "--scenario", name]), b"")?;
+    assert!(out.contains(&format!("ok {name}")), "{out}");
+    Ok(())
+}
+
+#[test]
+fn committed_and_aborted_transactions_as_each_isolation_level_reads_them() -> Result<()> {
+    scenario(&Broker::start()?, "commit-abort")
+}
+
+#[test]
+fn an_open_transaction_holds_read_committed_consumers() -> Result<()> {
+    scenario(&Broker::start()?, "open-transaction")
+}
+
+#[test]
+fn a_new_producer_fences_the_old_one_and_aborts_its_transaction() -> Result<()> {
+    scenario(&Broker::start()?, "fencing")
+}
+
+#[test]
+fn consume_transform_produce_is_exactly_once() -> Result<()> {
+    scenario(&Broker::start()?, "consume-transform-produce")
+}
+
+#[test]
+fn a_transaction_past_its_timeout_is_aborted() -> Result<()> {
+    let broker = Broker::start_with(&["transaction.abort.timed.out.transaction.cleanup.interval.ms=200"])?;
+    scenario(&broker, "timeout")
+}
+
+#[test]
+fn kafkajs_transactions_commit_abort_and_fence() -> Result<()> {
+    let broker = Broker::start()?;
+    let out = run_ok(node("transactions.js").args([&broker.addr, "kafkajs-txn"]), b"")?;
+    assert!(out.contains("ok kafkajs transactions"), "{out}");
+    Ok(())
+}
+
+/// The running broker coordinating transactional id `id`, as FindCoordinator through a running
+/// node answers once the cluster noticed any broker that died.
+fn coordinator_of(cluster: &Cluster, id: &str) -> Result<i32> {
+    let running = cluster.running();
+    wait_for(Duration::from_secs(30), || {
+        let mut client = RawClient::connect(&cluster.node(running[0]).addr)?;
+        let (code, node) = raw::find_coordinator(&mut client, 1, id)?;
+        Ok((code == 0 && running.contains(&node)).then_some(node))
+    })
+    .context("find the transaction coordinator")
+}
+
+#[test]
+fn transactions_survive_killing_their_coordinator() -> Result<()> {
+    let mut cluster = Cluster::start(3, &[])?;
+    let mut client = RawClient::connect(&cluster.node(1).addr)?;
+    wait_for(Duration::from_secs(30), || {
+        let code = raw::create_topic_with(&mut client, "txn", (3, 3), &[("min.insync.replicas", "2")])?;
+        Ok(matches!(code, 0 | 36).then_some(()))
+    })?;
+    cluster.wait_in_sync("txn", 3, REJOIN_LIMIT)?;
+    let bootstrap = cluster.bootstrap();
+    let mut stream = LineStream::spawn(python("txn_stream.py").args(["--bootstrap", &bootstrap, "--topic", "txn"]))?;
+    stream.wait_for_lines(20)?;
+    for _ in 0..2 {
+        let coordinator = coordinator_of(&cluster, "txn-stream")?;
+        cluster.node_mut(coordinator).kill()?;
+        let before = stream.received.len();
+        stream.wait_for_more(20)?;
+        let committed_since = stream.received[before..].iter().filter(|(_, l)| l.starts_with("committed")).count();
+        ensure!(committed_since > 0, "no transaction committed after node {coordinator} was killed");
+        cluster.node_mut(coordinator).restart()?;
+        cluster.wait_in_sync("txn", 3, REJOIN_LIMIT)?;
+        stream.wait_for_more(10)?;
+    }
+    let lines: Vec<String> = stream.stop()?.into_iter().map(|(_, l)| l).collect();
+    let read =
+        run_ok(python("txn_stream.py").args(["--bootstrap", &bootstrap, "--topic", "txn", "--mode", "read"]), b"")?;
+
+    // What the producer learnt of each transaction.
+    let mut outcome: BTreeMap<u64, String> = BTreeMap::new();
+    for line in &lines {
+        let (what, k) = line.split_once(' ').with_context(|| format!("bad stream line {line:?}"))?;
+        outcome.insert(k.parse()?, what.to_string());
+    }
+    // What read_committed consumers see of each: its records' indexes.
+    let mut visible: BTreeMap<u64, BTreeSet<usize>> = BTreeMap::new();
+    let mut last_in_partition: BTreeMap<u32, u64> = BTreeMap::new();
+    for line in read.lines() {
+        let f: Vec<&str> = line.splitn(3, ' ').collect();
+        let [p, _offset, value] = f[..] else { bail!("bad read line {line:?}") };
+        let (k, j) = value
+            .strip_prefix('t')
+            .and_then(|v| v.split_once('-'))
+            .with_context(|| format!("{value:?} was never sent"))?;
+        let (k, j): (u64, usize) = (k.parse()?, j.parse()?);
+        ensure!(visible.entry(k).or_default().insert(j), "t{k}-{j} is stored twice");
+        if let Some(before) = last_in_partition.insert(p.parse()?, k) {
+            ensure!(before <= k, "partition {p} holds transaction {k} after {before}");
+        }
+    }
+    for (k, records) in &visible {
+        ensure!(records.len() == PER_TRANSACTION, "transaction {k} is partly visible: {records:?}");
+        ensure!(outcome.get(k).is_none_or(|o| o != "aborted"), "aborted transaction {k} is visible");
+    }
+    let committed: Vec<u64> = outcome.iter().filter(|(_, o)| *o == "committed").map(|(k, _)| *k).collect();
+    let lost: Vec<&u64> = committed.iter().filter(|k| !visible.contains_key(k)).collect();
+    ensure!(lost.is_empty(), "committed transactions not visible: {lost:?}");
+    eprintln!(
+        "{} transactions: {} committed, {} aborted, {} unknown; {} visible",
+        outcome.len(),
+        committed.len(),
+        outcome.values().filter(|o| *o == "aborted").count(),
+        outcome.values().filter(|o| *o == "unknown").count(),
+        visible.len()
+    );
+    Ok(())
+}
