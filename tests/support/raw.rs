@@ -168,3 +168,16 @@ pub fn find_coordinator(client: &mut RawClient, key_type: i8, key: &str) -> Resu
     let response = FindCoordinatorResponse::decode(&mut frame, 2)?;
     Ok((response.error_code, response.node_id.0))
 }
+
+/// ListOffsets (v2, read_committed) latest for partition 0: (error code, last stable offset).
+pub fn list_offset_committed(client: &mut RawClient, topic: &str) -> Result<(i16, i64)> {
+    let request = ListOffsetsRequest::default().with_isolation_level(1).with_topics(vec![
+        ListOffsetsTopic::default()
+            .with_name(name(topic))
+            .with_partitions(vec![ListOffsetsPartition::default().with_partition_index(0).with_timestamp(-1)]),
+    ]);
+    let mut frame = client.request(ApiKey::ListOffsets, 2, &request)?;
+    let response = ListOffsetsResponse::decode(&mut frame, 2)?;
+    let p = &response.topics[0].partitions[0];
+    Ok((p.error_code, p.offset))
+}

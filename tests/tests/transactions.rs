@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail, ensure};
 use fjord_tests::cluster::Cluster;
+use fjord_tests::http::Metrics;
 use fjord_tests::stream::LineStream;
 use fjord_tests::{Broker, RawClient, node, python, raw, run_ok, wait_for};
 
@@ -27,7 +28,18 @@ fn scenario(broker: &Broker, name: &str) -> Result<()> {
 
 #[test]
 fn committed_and_aborted_transactions_as_each_isolation_level_reads_them() -> Result<()> {
-    scenario(&Broker::start()?, "commit-abort")
+    let broker = Broker::start()?;
+    scenario(&broker, "commit-abort")?;
+    // Two commits and an abort; their Complete records follow the answers to EndTxn.
+    let ended = wait_for(Duration::from_secs(30), || {
+        let metrics = Metrics::scrape(&broker.http)?;
+        let count = |result| metrics.get("fjord_transactions_ended_total", &[("result", result)]);
+        Ok((count("commit") == Some(2.0) && count("abort") == Some(1.0)).then_some(metrics))
+    });
+    let metrics = ended.context("transactions_ended_total")?;
+    ensure!(metrics.get("fjord_transactions", &[("state", "CompleteCommit")]) == Some(1.0), "{}", metrics.text);
+    ensure!(metrics.get("fjord_transactions", &[("state", "Ongoing")]) == Some(0.0), "{}", metrics.text);
+    Ok(())
 }
 
 #[test]
@@ -135,5 +147,82 @@ fn transactions_survive_killing_their_coordinator() -> Result<()> {
         outcome.values().filter(|o| *o == "unknown").count(),
         visible.len()
     );
+    Ok(())
+}
+
+/// `fjord transactions <args>` against `broker`: (success, stdout, stderr).
+fn fjord_transactions(broker: &Broker, args: &[&str]) -> Result<(bool, String, String)> {
+    let out = fjord_tests::run(
+        std::process::Command::new(fjord_tests::fjord_bin())
+            .args(["transactions", "--bootstrap-server", &broker.addr])
+            .args(args),
+        b"",
+    )?;
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    Ok((out.status.success(), text(&out.stdout), text(&out.stderr)))
+}
+
+#[test]
+fn an_operator_finds_and_aborts_a_hanging_transaction() -> Result<()> {
+    let broker = Broker::start()?;
+    let mut hanging =
+        LineStream::spawn(python("transactions.py").args(["--bootstrap", &broker.addr, "--scenario", "hang"]))?;
+    hanging.wait_for_lines(1)?;
+    ensure!(hanging.received[0].1 == "open", "{:?}", hanging.received);
+
+    let metrics = Metrics::scrape(&broker.http)?;
+    ensure!(metrics.get("fjord_transactions", &[("state", "Ongoing")]) == Some(1.0), "{}", metrics.text);
+    let partition = [("topic", "hang"), ("partition", "0")];
+    ensure!(metrics.get("fjord_partition_last_stable_offset", &partition) == Some(0.0), "{}", metrics.text);
+    ensure!(metrics.get("fjord_partition_high_watermark", &partition) == Some(4.0), "{}", metrics.text);
+
+    let (ok, listed, err) = fjord_transactions(&broker, &["list"])?;
+    ensure!(ok, "{err}");
+    let row: Vec<&str> =
+        listed.lines().find(|l| l.starts_with("hanging ")).context(listed.clone())?.split_whitespace().collect();
+    ensure!(row[2] == "Ongoing" && row[3] == "1", "{listed}");
+    let producer_id = row[1];
+    let (_, filtered, _) = fjord_transactions(&broker, &["list", "--state", "Ongoing", "--min-duration-ms", "0"])?;
+    ensure!(filtered.contains("hanging "), "{filtered}");
+    let (_, filtered, _) = fjord_transactions(&broker, &["list", "--state", "CompleteCommit"])?;
+    ensure!(!filtered.contains("hanging "), "{filtered}");
+    let (ok, _, err) = fjord_transactions(&broker, &["list", "--state", "Sleeping"])?;
+    ensure!(!ok && err.contains("Sleeping"), "{err}");
+
+    let (ok, described, err) = fjord_transactions(&broker, &["describe", "hanging"])?;
+    ensure!(ok, "{err}");
+    for expected in [
+        "state:            Ongoing",
+        &format!("id {producer_id} epoch 0"),
+        "timeout:          600000 ms",
+        "partition:        hang-0",
+    ] {
+        ensure!(described.contains(expected), "no {expected:?} in {described}");
+    }
+    let (ok, _, err) = fjord_transactions(&broker, &["describe", "nobody"])?;
+    ensure!(!ok && err.contains("TransactionalIdNotFound"), "{err}");
+
+    let (ok, producers, err) = fjord_transactions(&broker, &["producers", "--topic", "hang", "--partition", "0"])?;
+    ensure!(ok, "{err}");
+    let row: Vec<&str> = producers.lines().nth(1).context(producers.clone())?.split_whitespace().collect();
+    ensure!(
+        row[0] == producer_id && row[2] == "3" && row[5] == "0",
+        "producer, last sequence, start offset: {producers}"
+    );
+
+    let (ok, _, err) =
+        fjord_transactions(&broker, &["abort", "--topic", "hang", "--partition", "0", "--start-offset", "7"])?;
+    ensure!(!ok && err.contains("offset 7"), "{err}");
+    let (ok, aborted, err) =
+        fjord_transactions(&broker, &["abort", "--topic", "hang", "--partition", "0", "--start-offset", "0"])?;
+    ensure!(ok && aborted.contains(&format!("producer {producer_id}")), "{aborted}{err}");
+    let (_, producers, _) = fjord_transactions(&broker, &["producers", "--topic", "hang", "--partition", "0"])?;
+    let row: Vec<&str> = producers.lines().nth(1).context(producers.clone())?.split_whitespace().collect();
+    ensure!(row[5] == "-", "the transaction is still open in the partition: {producers}");
+    // The partition is stable again: read_committed consumers read past the aborted records.
+    let mut client = RawClient::connect(&broker.addr)?;
+    let (code, lso) = raw::list_offset_committed(&mut client, "hang")?;
+    ensure!((code, lso) == (0, 5), "last stable offset after the abort: {lso} (error {code})");
+    drop(hanging);
     Ok(())
 }

@@ -159,6 +159,7 @@ impl BrokerError {
                 TxnError::ProducerFenced { .. } => ResponseError::ProducerFenced,
                 TxnError::InvalidProducerIdMapping(_) => ResponseError::InvalidProducerIdMapping,
                 TxnError::InvalidTxnState { .. } => ResponseError::InvalidTxnState,
+                TxnError::TransactionalIdNotFound(_) => ResponseError::TransactionalIdNotFound,
                 // Handled inside the coordinator; reaching a client would be a bug.
                 TxnError::NeedProducerId => ResponseError::UnknownServerError,
             },

@@ -146,6 +146,7 @@ impl Starting {
                 telemetry: broker.telemetry.clone(),
                 replicas: broker.replicas.clone(),
                 groups: broker.groups.clone(),
+                transactions: broker.transactions.clone(),
                 images: broker.meta.subscribe(),
             });
         }

@@ -12,17 +12,15 @@ use std::collections::BTreeMap;
 use anyhow::{Context, Result, bail};
 use bytes::{Buf, Bytes};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
-use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::offset_commit_request::{OffsetCommitRequestPartition, OffsetCommitRequestTopic};
 use kafka_protocol::messages::{
-    ApiKey, BrokerId, ConsumerProtocolAssignment, DescribeGroupsRequest, DescribeGroupsResponse,
-    FindCoordinatorRequest, FindCoordinatorResponse, GroupId, ListGroupsRequest, ListGroupsResponse,
-    ListOffsetsRequest, ListOffsetsResponse, MetadataRequest, MetadataResponse, OffsetCommitRequest,
-    OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse, TopicName,
+    ApiKey, BrokerId, ConsumerProtocolAssignment, DescribeGroupsRequest, DescribeGroupsResponse, GroupId,
+    ListGroupsRequest, ListGroupsResponse, ListOffsetsRequest, ListOffsetsResponse, OffsetCommitRequest,
+    OffsetCommitResponse, OffsetFetchRequest, OffsetFetchResponse,
 };
 use kafka_protocol::protocol::{Decodable, StrBytes};
 
-use crate::client::Client;
+use crate::client::{Cluster, check, name};
 use crate::time::{parse_duration, parse_instant};
 
 /// Where `reset` moves a group's offsets.
@@ -49,67 +47,8 @@ pub struct Target {
 const EARLIEST: i64 = -2;
 const LATEST: i64 = -1;
 
-fn name(s: &str) -> TopicName {
-    TopicName(StrBytes::from_string(s.to_string()))
-}
-
-fn check(code: i16, what: &str) -> Result<()> {
-    if code != 0 {
-        let e = kafka_protocol::ResponseError::try_from_code(code)
-            .map_or_else(|| format!("error {code}"), |e| format!("{e:?}"));
-        bail!("{what}: {e}");
-    }
-    Ok(())
-}
-
-/// The brokers of the cluster the bootstrap broker belongs to, connected to on first use.
-struct Cluster {
-    addrs: BTreeMap<i32, String>,
-    clients: BTreeMap<i32, Client>,
-    bootstrap: Client,
-}
-
-impl Cluster {
-    fn connect(bootstrap: &str) -> Result<Self> {
-        let mut client = Client::connect(bootstrap)?;
-        let request = MetadataRequest::default().with_topics(Some(Vec::new())).with_allow_auto_topic_creation(false);
-        let metadata: MetadataResponse = client.send(ApiKey::Metadata, 9, &request)?;
-        let addrs = metadata.brokers.iter().map(|b| (b.node_id.0, format!("{}:{}", b.host.as_str(), b.port))).collect();
-        Ok(Self { addrs, clients: BTreeMap::new(), bootstrap: client })
-    }
-
-    /// A connection to broker `id`.
-    fn broker(&mut self, id: i32) -> Result<&mut Client> {
-        if !self.clients.contains_key(&id) {
-            let addr = self.addrs.get(&id).with_context(|| format!("broker {id} is not in the cluster metadata"))?;
-            self.clients.insert(id, Client::connect(addr)?);
-        }
-        Ok(self.clients.get_mut(&id).expect("connected above"))
-    }
-
-    /// A connection to the coordinator of `group`.
-    fn coordinator(&mut self, group: &str) -> Result<&mut Client> {
-        let request = FindCoordinatorRequest::default().with_key(StrBytes::from_string(group.to_string()));
-        let found: FindCoordinatorResponse = self.bootstrap.send(ApiKey::FindCoordinator, 3, &request)?;
-        check(found.error_code, &format!("FindCoordinator {group}"))?;
-        self.addrs.insert(found.node_id.0, format!("{}:{}", found.host.as_str(), found.port));
-        self.broker(found.node_id.0)
-    }
-
-    /// The leader of each partition of `topic`.
-    fn leaders(&mut self, topic: &str) -> Result<BTreeMap<i32, i32>> {
-        let metadata: MetadataResponse = self.bootstrap.send(
-            ApiKey::Metadata,
-            9,
-            &MetadataRequest::default()
-                .with_topics(Some(vec![MetadataRequestTopic::default().with_name(Some(name(topic)))]))
-                .with_allow_auto_topic_creation(false),
-        )?;
-        let t = metadata.topics.into_iter().next().context("no metadata for the topic")?;
-        check(t.error_code, &format!("topic {topic}"))?;
-        Ok(t.partitions.iter().map(|p| (p.partition_index, p.leader_id.0)).collect())
-    }
-}
+/// FindCoordinator's key type of a group.
+const GROUP: i8 = 0;
 
 pub fn list(bootstrap: &str) -> Result<()> {
     let mut cluster = Cluster::connect(bootstrap)?;
@@ -132,7 +71,7 @@ pub fn list(bootstrap: &str) -> Result<()> {
 
 pub fn describe(bootstrap: &str, group: &str) -> Result<()> {
     let mut cluster = Cluster::connect(bootstrap)?;
-    let client = cluster.coordinator(group)?;
+    let client = cluster.coordinator(GROUP, group)?;
     let request = DescribeGroupsRequest::default().with_groups(vec![GroupId(StrBytes::from_string(group.to_string()))]);
     let described: DescribeGroupsResponse = client.send(ApiKey::DescribeGroups, 5, &request)?;
     let g = described.groups.into_iter().next().context("no answer for the group")?;
@@ -288,7 +227,7 @@ pub fn reset(bootstrap: &str, group: &str, topic: &str, target: &Target, dry_run
                     .collect(),
             ),
         ]);
-    let response: OffsetCommitResponse = cluster.coordinator(group)?.send(ApiKey::OffsetCommit, 8, &request)?;
+    let response: OffsetCommitResponse = cluster.coordinator(GROUP, group)?.send(ApiKey::OffsetCommit, 8, &request)?;
     for t in response.topics {
         for p in t.partitions {
             if p.error_code == kafka_protocol::ResponseError::UnknownMemberId.code() {

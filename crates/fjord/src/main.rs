@@ -1,10 +1,12 @@
 //! The `fjord` binary: `fjord serve [--config FILE] [--override key=value]...`; with no arguments
 //! it serves with the embedded default (127.0.0.1:9092, data in ./data). `fjord groups ...`
-//! inspects and resets consumer groups on a running broker.
+//! inspects and resets consumer groups on a running broker, `fjord transactions ...` lists,
+//! describes and aborts transactions.
 
 mod client;
 mod groups;
 mod time;
+mod transactions;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -26,6 +28,48 @@ enum Cmd {
     Serve(ServeArgs),
     /// Consumer groups on a running broker: list, describe, reset offsets.
     Groups(GroupsArgs),
+    /// Transactions on a running broker: list, describe, producers, abort.
+    Transactions(TransactionsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct TransactionsArgs {
+    /// The broker to ask.
+    #[arg(long, global = true, default_value = "127.0.0.1:9092", value_name = "HOST:PORT")]
+    bootstrap_server: String,
+    #[command(subcommand)]
+    command: TransactionsCmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum TransactionsCmd {
+    /// Every transactional id of the cluster with its producer id and state.
+    List {
+        /// Only ids in this state (Empty, Ongoing, PrepareCommit, ...); may be repeated.
+        #[arg(long)]
+        state: Vec<String>,
+        /// Only transactions open longer than this.
+        #[arg(long, value_name = "MS")]
+        min_duration_ms: Option<i64>,
+    },
+    /// A transactional id as its coordinator sees it.
+    Describe { transactional_id: String },
+    /// The producers that wrote to a partition, with their open transactions' first offsets.
+    Producers {
+        #[arg(long)]
+        topic: String,
+        #[arg(long)]
+        partition: i32,
+    },
+    /// Writes an abort marker for a hanging transaction in a partition.
+    Abort {
+        #[arg(long)]
+        topic: String,
+        #[arg(long)]
+        partition: i32,
+        #[command(flatten)]
+        target: transactions::AbortTarget,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -79,6 +123,7 @@ fn main() -> ExitCode {
     let args = match cli.command {
         Some(Cmd::Serve(args)) => args,
         Some(Cmd::Groups(args)) => return run_groups(args),
+        Some(Cmd::Transactions(args)) => return run_transactions(args),
         None => ServeArgs::default(),
     };
     let sources = ConfigSources { file: args.config, env: std::env::vars().collect(), overrides: args.overrides };
@@ -120,6 +165,20 @@ fn run_groups(args: GroupsArgs) -> ExitCode {
             groups::reset(server, group, topic, target, *dry_run, now_ms)
         }
     };
+    exit_code(done)
+}
+
+fn run_transactions(args: TransactionsArgs) -> ExitCode {
+    let server = args.bootstrap_server.as_str();
+    exit_code(match &args.command {
+        TransactionsCmd::List { state, min_duration_ms } => transactions::list(server, state, *min_duration_ms),
+        TransactionsCmd::Describe { transactional_id } => transactions::describe(server, transactional_id),
+        TransactionsCmd::Producers { topic, partition } => transactions::producers(server, topic, *partition),
+        TransactionsCmd::Abort { topic, partition, target } => transactions::abort(server, topic, *partition, target),
+    })
+}
+
+fn exit_code(done: anyhow::Result<()>) -> ExitCode {
     match done {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -49,6 +49,19 @@ impl Entry {
     }
 }
 
+/// One producer as DescribeProducers reports it; -1 for what it does not have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProducerInfo {
+    pub producer_id: i64,
+    pub epoch: i16,
+    pub last_sequence: i32,
+    pub last_timestamp: i64,
+    /// The epoch of the coordinator that wrote its last marker here.
+    pub coordinator_epoch: i32,
+    /// The first offset of its open transaction here.
+    pub txn_start_offset: i64,
+}
+
 /// What a batch from an idempotent producer is, given the state before it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
@@ -109,6 +122,21 @@ impl ProducerStates {
     /// The epoch `producer_id` writes with here, if it wrote here.
     pub fn epoch_of(&self, producer_id: i64) -> Option<i16> {
         self.producers.get(&producer_id).map(|e| e.epoch)
+    }
+
+    /// Every producer: (id, epoch, the last sequence and timestamp of its last batch here, or
+    /// -1 when it only had markers written), by id.
+    pub fn all(&self) -> Vec<(i64, i16, i32, i64)> {
+        let mut all: Vec<_> = self
+            .producers
+            .iter()
+            .map(|(id, e)| {
+                let last = e.batches.back();
+                (*id, e.epoch, last.map_or(-1, |b| b.last_sequence), last.map_or(-1, |b| b.timestamp))
+            })
+            .collect();
+        all.sort_unstable();
+        all
     }
 
     pub fn len(&self) -> usize {

@@ -14,6 +14,8 @@ pub enum TxnError {
     InvalidProducerIdMapping(String),
     #[error("transactional id {id} is {state}: {why}")]
     InvalidTxnState { id: String, state: &'static str, why: &'static str },
+    #[error("transactional id {0} is not known to its coordinator")]
+    TransactionalIdNotFound(String),
     /// The request needs a fresh producer id, which the caller allocates and passes back.
     #[error("a fresh producer id is needed")]
     NeedProducerId,

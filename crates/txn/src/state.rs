@@ -64,6 +64,11 @@ impl TxnState {
         }
     }
 
+    /// The state named `name` (Kafka's names, as ListTransactions filters by them).
+    pub fn from_name(name: &str) -> Option<Self> {
+        (0..=7).filter_map(Self::from_id).find(|s| s.name() == name)
+    }
+
     /// Whether nothing is open: the id may start a transaction, be re-initialised or expire.
     pub fn is_idle(self) -> bool {
         matches!(self, TxnState::Empty | TxnState::CompleteCommit | TxnState::CompleteAbort)

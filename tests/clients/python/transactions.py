@@ -24,6 +24,10 @@ timeout
     aborts it: the last stable offset moves past its records, read_committed never delivers
     them, and the producer's commit then fails.
 
+hang
+    Opens a transaction (transactional id "hanging", timeout 10 minutes) with 4 records in
+    partition 0 of the 1-partition topic "hang", prints "open", and waits until killed.
+
 Prints "ok <scenario>"; exits 1 with "FAIL: ..." on the first mismatch.
 """
 
@@ -274,7 +278,18 @@ def timeout(bootstrap, topic):
         pass
 
 
+def hang(bootstrap, topic):
+    create_topic(bootstrap, topic, partitions=1)
+    producer = transactional(bootstrap, "hanging", **{"transaction.timeout.ms": 600_000})
+    producer.begin_transaction()
+    produce(producer, topic, [f"h-{i}" for i in range(4)], partition=0)
+    print("open", flush=True)
+    while True:
+        producer.poll(1)
+
+
 SCENARIOS = {
+    "hang": hang,
     "commit-abort": commit_abort,
     "open-transaction": open_transaction,
     "fencing": fencing,

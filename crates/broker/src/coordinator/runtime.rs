@@ -346,6 +346,8 @@ impl<S: ShardState> Runtime<S> {
                 slots.insert(index, Slot::Active(Arc::new(shard)));
                 drop(slots);
                 let elapsed_ms = started.elapsed().as_millis() as u64;
+                metrics::histogram!(crate::telemetry::catalog::COORDINATOR_LOAD_DURATION, "topic" => self.topic.name)
+                    .record(started.elapsed().as_secs_f64());
                 if records > 0 {
                     tracing::info!(
                         topic = self.topic.name,
@@ -420,6 +422,11 @@ impl<S: ShardState> Runtime<S> {
                 Slot::Loading { .. } | Slot::Failed { .. } => None,
             })
             .collect()
+    }
+
+    /// Whether a partition led here is still being loaded.
+    pub fn is_loading(&self) -> bool {
+        self.slots().values().any(|s| matches!(s, Slot::Loading { .. }))
     }
 
     /// A receiver that changes whenever a load ends.

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use fjord_meta::MetadataImage;
-use fjord_txn::{InitDecision, Markers, Transit, TxnCoordinator, TxnError};
+use fjord_txn::{InitDecision, Markers, Transit, TxnCoordinator, TxnError, TxnMetadata, TxnState};
 use tokio::sync::{Mutex, watch};
 
 use super::groups::{GroupCoordinator, OFFSETS_TOPIC};
@@ -482,6 +482,9 @@ impl TransactionCoordinator {
                 match pending.commit().await {
                     Ok(()) => {
                         let _ = shard.update(|st| st.coordinator.apply(&markers.complete, now_ms()));
+                        let result = if markers.commit { "commit" } else { "abort" };
+                        metrics::counter!(crate::telemetry::catalog::TRANSACTIONS_ENDED, "result" => result)
+                            .increment(1);
                         tracing::debug!(transactional_id = %markers.transactional_id, commit = markers.commit, "transaction complete");
                         return;
                     }
@@ -563,10 +566,53 @@ impl TransactionCoordinator {
         }
     }
 
-    /// Every loaded shard's transactional ids (DescribeTransactions, ListTransactions, metrics).
+    /// Every loaded shard's transactional ids (metrics).
     pub fn for_each_shard(&self, mut f: impl FnMut(&TxnCoordinator)) {
         for shard in self.runtime.shards() {
             let _ = shard.read(|st| f(&st.coordinator));
         }
+    }
+
+    /// DescribeTransactions of `id`: its metadata, with the state a change in flight moves it from.
+    pub async fn describe(&self, id: &str) -> Result<TxnMetadata, BrokerError> {
+        if id.is_empty() {
+            return Err(TxnError::InvalidRequest("an empty transactional id is not allowed".into()).into());
+        }
+        let shard = self.shard(id).await?;
+        let described = shard.read(|st| st.coordinator.describe(id).map(|(m, _)| m.clone()))?;
+        described
+            .filter(|m| m.state != TxnState::Dead)
+            .ok_or_else(|| TxnError::TransactionalIdNotFound(id.to_string()).into())
+    }
+
+    /// ListTransactions: the ids this broker coordinates, as (id, producer id, state), in the
+    /// given states and of the given producers (empty: any), open longer than
+    /// `min_duration_ms` (-1: any). COORDINATOR_LOAD_IN_PROGRESS while a partition loads.
+    pub fn list(
+        &self,
+        states: &[TxnState],
+        producer_ids: &[i64],
+        min_duration_ms: i64,
+    ) -> Result<Vec<(String, i64, TxnState)>, BrokerError> {
+        if self.runtime.is_loading() {
+            return Err(CoordinatorError::LoadInProgress(format!("{TRANSACTION_TOPIC} partitions")).into());
+        }
+        let now = now_ms();
+        let mut listed = Vec::new();
+        for shard in self.runtime.shards() {
+            let _ = shard.read(|st| {
+                for (id, m) in st.coordinator.list() {
+                    let keep = m.state != TxnState::Dead
+                        && (states.is_empty() || states.contains(&m.state))
+                        && (producer_ids.is_empty() || producer_ids.contains(&m.producer_id))
+                        && (min_duration_ms < 0 || now - m.start_ms > min_duration_ms);
+                    if keep {
+                        listed.push((id.to_string(), m.producer_id, m.state));
+                    }
+                }
+            });
+        }
+        listed.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(listed)
     }
 }

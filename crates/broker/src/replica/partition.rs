@@ -96,6 +96,7 @@ pub struct PartitionStats {
     pub log_start_offset: i64,
     pub log_end_offset: i64,
     pub high_watermark: i64,
+    pub last_stable_offset: i64,
     pub size_bytes: u64,
     pub segments: usize,
     pub isr: usize,
@@ -625,6 +626,11 @@ impl Partition {
         self.log().aborted_transactions(from, to)
     }
 
+    /// The producers that wrote to this replica (DescribeProducers).
+    pub fn producers(&self) -> Vec<fjord_log::producer::ProducerInfo> {
+        self.log().producers()
+    }
+
     /// Leader side: appends the marker that ends producer `producer`'s transaction (epoch
     /// `producer.1`), written by the coordinator of `coordinator_epoch`. Returns where the
     /// marker ends (for acks=all) and the leader epoch it was written in.
@@ -663,11 +669,13 @@ impl Partition {
             let st = self.replication();
             (st.isr.len(), st.replicas.len())
         };
-        let log = self.log();
+        let high_watermark = self.high_watermark();
+        let mut log = self.log();
         PartitionStats {
             log_start_offset: log.log_start_offset(),
             log_end_offset: log.log_end_offset(),
-            high_watermark: self.high_watermark(),
+            high_watermark,
+            last_stable_offset: log.last_stable_offset(high_watermark),
             size_bytes: log.size_bytes(),
             segments: log.segment_count(),
             isr,

@@ -66,6 +66,10 @@ pub const GROUP_GENERATION: &str = "fjord_group_generation";
 pub const GROUP_REBALANCES: &str = "fjord_group_rebalances_total";
 pub const GROUP_COMMITTED_OFFSET: &str = "fjord_group_committed_offset";
 pub const GROUP_LAG: &str = "fjord_group_lag";
+pub const TRANSACTIONS: &str = "fjord_transactions";
+pub const TRANSACTIONS_ENDED: &str = "fjord_transactions_ended_total";
+pub const PARTITION_LAST_STABLE_OFFSET: &str = "fjord_partition_last_stable_offset";
+pub const COORDINATOR_LOAD_DURATION: &str = "fjord_coordinator_load_duration_seconds";
 pub const READY: &str = "fjord_ready";
 pub const LAST_SHUTDOWN_CLEAN: &str = "fjord_last_shutdown_clean";
 pub const STARTUP_DURATION: &str = "fjord_startup_duration_seconds";
@@ -112,6 +116,12 @@ pub const METRICS: &[MetricDef] = &[
     def!(PARTITION_SEGMENTS, Gauge, PARTITION, "Segments in the partition's log."),
     def!(PARTITION_ISR, Gauge, PARTITION, "Replicas in the partition's ISR, as this broker's image has it."),
     def!(PARTITION_LEADER, Gauge, PARTITION, "1 while this broker leads the partition, else 0 (it follows)."),
+    def!(
+        PARTITION_LAST_STABLE_OFFSET,
+        Gauge,
+        PARTITION,
+        "Offset below which read_committed consumers may read: the first open transaction's, else the high watermark."
+    ),
     def!(LOG_FSYNCS, Counter, &[], "Fsyncs of partition logs (group commits for acks=all and segment rolls)."),
     def!(LOG_FSYNC_DURATION, Histogram, &[], "Duration of one log fsync."),
     def!(PARTITIONS_HOSTED, Gauge, &[], "Partitions whose log this broker holds."),
@@ -132,6 +142,24 @@ pub const METRICS: &[MetricDef] = &[
     def!(GROUP_REBALANCES, Counter, GROUP, "Rebalances the group completed since this broker became its coordinator."),
     def!(GROUP_COMMITTED_OFFSET, Gauge, GROUP_PARTITION, "Offset a group committed for a partition."),
     def!(GROUP_LAG, Gauge, GROUP_PARTITION, "High watermark minus committed offset, for partitions this broker holds."),
+    def!(
+        TRANSACTIONS,
+        Gauge,
+        &["state"],
+        "Transactional ids this broker coordinates, by state (Empty, Ongoing, PrepareCommit, PrepareAbort, CompleteCommit, CompleteAbort)."
+    ),
+    def!(
+        TRANSACTIONS_ENDED,
+        Counter,
+        &["result"],
+        "Transactions this broker's coordinator completed, by result (commit, abort; timed-out and fenced ones abort)."
+    ),
+    def!(
+        COORDINATOR_LOAD_DURATION,
+        Histogram,
+        &["topic"],
+        "Time a coordinator took to load one partition of its internal topic when it became its leader."
+    ),
     def!(READY, Gauge, &[], "1 while the broker serves clients (what /ready reports), 0 before and while stopping."),
     def!(
         LAST_SHUTDOWN_CLEAN,

@@ -229,6 +229,7 @@ pub struct Sources {
     pub telemetry: Arc<Telemetry>,
     pub replicas: Arc<ReplicaManager>,
     pub groups: Arc<GroupCoordinator>,
+    pub transactions: Arc<crate::coordinator::TransactionCoordinator>,
     pub images: tokio::sync::watch::Receiver<Arc<MetadataImage>>,
 }
 
@@ -253,6 +254,7 @@ pub fn collect(sources: &Sources, lifecycle: &Lifecycle) {
         gauge!(PARTITION_SEGMENTS, &labels).set(s.segments as f64);
         gauge!(PARTITION_ISR, &labels).set(s.isr as f64);
         gauge!(PARTITION_LEADER, &labels).set(if p.is_leader() { 1.0 } else { 0.0 });
+        gauge!(PARTITION_LAST_STABLE_OFFSET, &labels).set(s.last_stable_offset as f64);
     }
 
     let image = sources.images.borrow().clone();
@@ -272,6 +274,7 @@ pub fn collect(sources: &Sources, lifecycle: &Lifecycle) {
     gauge!(METADATA_APPLIED).set(image.applied_index as f64);
 
     collect_groups(sources);
+    collect_transactions(sources);
     collect_process(lifecycle);
 }
 
@@ -303,6 +306,29 @@ fn collect_groups(sources: &Sources) {
     });
     for (state, n) in states.iter().zip(by_state) {
         gauge!(GROUPS, "state" => state.name()).set(n as f64);
+    }
+}
+
+fn collect_transactions(sources: &Sources) {
+    use fjord_txn::TxnState;
+    let states = [
+        TxnState::Empty,
+        TxnState::Ongoing,
+        TxnState::PrepareCommit,
+        TxnState::PrepareAbort,
+        TxnState::CompleteCommit,
+        TxnState::CompleteAbort,
+    ];
+    let mut by_state = [0usize; 6];
+    sources.transactions.for_each_shard(|coordinator| {
+        for (_, m) in coordinator.list() {
+            if let Some(i) = states.iter().position(|s| *s == m.state) {
+                by_state[i] += 1;
+            }
+        }
+    });
+    for (state, n) in states.iter().zip(by_state) {
+        gauge!(TRANSACTIONS, "state" => state.name()).set(n as f64);
     }
 }
 

@@ -794,6 +794,54 @@ fn describe_cluster_request_describe_cluster_request(r: &mut Rng, v: i16) -> Des
 }
 
 #[allow(unused_variables, unused_mut)]
+fn describe_producers_request_describe_producers_request(r: &mut Rng, v: i16) -> DescribeProducersRequest {
+    let mut x = DescribeProducersRequest::default();
+    if (0..=0).contains(&v) {
+        x.topics = r.list(|r| describe_producers_request_topic_request(r, v));
+    }
+    x
+}
+
+#[allow(unused_variables, unused_mut)]
+fn describe_producers_request_topic_request(r: &mut Rng, v: i16) -> describe_producers_request::TopicRequest {
+    let mut x = describe_producers_request::TopicRequest::default();
+    if (0..=0).contains(&v) {
+        x.name = kafka_protocol::messages::TopicName(r.string());
+    }
+    if (0..=0).contains(&v) {
+        x.partition_indexes = r.list(|r| r.int() as i32);
+    }
+    x
+}
+
+#[allow(unused_variables, unused_mut)]
+fn describe_transactions_request_describe_transactions_request(r: &mut Rng, v: i16) -> DescribeTransactionsRequest {
+    let mut x = DescribeTransactionsRequest::default();
+    if (0..=0).contains(&v) {
+        x.transactional_ids = r.list(|r| kafka_protocol::messages::TransactionalId(r.string()));
+    }
+    x
+}
+
+#[allow(unused_variables, unused_mut)]
+fn list_transactions_request_list_transactions_request(r: &mut Rng, v: i16) -> ListTransactionsRequest {
+    let mut x = ListTransactionsRequest::default();
+    if (0..=2).contains(&v) {
+        x.state_filters = r.list(|r| r.string());
+    }
+    if (0..=2).contains(&v) {
+        x.producer_id_filters = r.list(|r| kafka_protocol::messages::ProducerId(r.int()));
+    }
+    if (1..=2).contains(&v) {
+        x.duration_filter = r.int();
+    }
+    if (2..=2).contains(&v) {
+        x.transactional_id_pattern = r.maybe(|r| r.string());
+    }
+    x
+}
+
+#[allow(unused_variables, unused_mut)]
 fn find_coordinator_request_find_coordinator_request(r: &mut Rng, v: i16) -> FindCoordinatorRequest {
     let mut x = FindCoordinatorRequest::default();
     if (0..=3).contains(&v) {
@@ -1225,6 +1273,15 @@ pub fn request(key: ApiKey, r: &mut Rng, v: i16) -> Option<RequestKind> {
         )),
         ApiKey::DescribeCluster => {
             Some(RequestKind::DescribeCluster(describe_cluster_request_describe_cluster_request(r, v)))
+        }
+        ApiKey::DescribeProducers => {
+            Some(RequestKind::DescribeProducers(describe_producers_request_describe_producers_request(r, v)))
+        }
+        ApiKey::DescribeTransactions => {
+            Some(RequestKind::DescribeTransactions(describe_transactions_request_describe_transactions_request(r, v)))
+        }
+        ApiKey::ListTransactions => {
+            Some(RequestKind::ListTransactions(list_transactions_request_list_transactions_request(r, v)))
         }
         ApiKey::FindCoordinator => {
             Some(RequestKind::FindCoordinator(find_coordinator_request_find_coordinator_request(r, v)))

@@ -7,6 +7,7 @@ use std::io::Write;
 
 use super::PartitionLog;
 use crate::batch::{self, BatchHeader, HEADER_LEN};
+use crate::producer::ProducerInfo;
 use crate::segment::Segment;
 use crate::txn::{AbortedTxn, Ended, Marker};
 use crate::{AppendOutcome, LogError, Result};
@@ -87,6 +88,23 @@ impl PartitionLog {
     /// The aborted transactions overlapping `[from, to)`, as (producer id, first offset).
     pub fn aborted_transactions(&self, from: i64, to: i64) -> Vec<(i64, i64)> {
         self.txns.aborted_between(from, to)
+    }
+
+    /// The producers that wrote here (DescribeProducers), by id.
+    pub fn producers(&self) -> Vec<ProducerInfo> {
+        let open: std::collections::HashMap<i64, i64> = self.txns.open_transactions().into_iter().collect();
+        self.producers
+            .all()
+            .into_iter()
+            .map(|(producer_id, epoch, last_sequence, last_timestamp)| ProducerInfo {
+                producer_id,
+                epoch,
+                last_sequence,
+                last_timestamp,
+                coordinator_epoch: self.txns.coordinator_epoch(producer_id).unwrap_or(-1),
+                txn_start_offset: open.get(&producer_id).copied().unwrap_or(-1),
+            })
+            .collect()
     }
 
     /// Whether `producer_id` has a transaction open in this partition.

@@ -592,6 +592,46 @@ pub(super) static MESSAGES: &[Message] = &[
         ],
     },
     Message {
+        key: 61,
+        max: 0,
+        flexible: 0,
+        fields: &[
+            // Topics
+            Field {
+                versions: (0, i16::MAX),
+                tagged: None,
+                ty: Ty::Array(&Ty::Struct(&[
+                    // Name
+                    Field { versions: (0, i16::MAX), tagged: None, ty: Ty::String },
+                    // PartitionIndexes
+                    Field { versions: (0, i16::MAX), tagged: None, ty: Ty::Array(&Ty::Fixed(4)) },
+                ])),
+            },
+        ],
+    },
+    Message {
+        key: 65,
+        max: 0,
+        flexible: 0,
+        fields: &[
+            // TransactionalIds
+            Field { versions: (0, i16::MAX), tagged: None, ty: Ty::Array(&Ty::String) },
+        ],
+    },
+    Message {
+        key: 66,
+        max: 1,
+        flexible: 0,
+        fields: &[
+            // StateFilters
+            Field { versions: (0, i16::MAX), tagged: None, ty: Ty::Array(&Ty::String) },
+            // ProducerIdFilters
+            Field { versions: (0, i16::MAX), tagged: None, ty: Ty::Array(&Ty::Fixed(8)) },
+            // DurationFilter
+            Field { versions: (1, i16::MAX), tagged: None, ty: Ty::Fixed(8) },
+        ],
+    },
+    Message {
         key: 10,
         max: 6,
         flexible: 3,
