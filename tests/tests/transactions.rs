@@ -4,15 +4,17 @@
 //! a silent transaction aborted at its timeout; kafkajs commits with offsets, aborts and is
 //! fenced. On three brokers, a stream of transactions survives killing its coordinator, twice:
 //! every transaction is visible to read_committed consumers entirely or not at all, the
-//! committed ones entirely, the aborted ones not at all.
+//! committed ones entirely, the aborted ones not at all; and a consume-transform-produce
+//! service stays exactly once through SIGKILLs of its transaction coordinator and of a leader
+//! of its output.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use fjord_tests::cluster::Cluster;
 use fjord_tests::http::Metrics;
-use fjord_tests::stream::LineStream;
+use fjord_tests::stream::{LineStream, longest_gap};
 use fjord_tests::{Broker, RawClient, node, python, raw, run_ok, wait_for};
 
 /// How long a restarted broker may take to catch up and rejoin every ISR.
@@ -86,12 +88,7 @@ fn coordinator_of(cluster: &Cluster, id: &str) -> Result<i32> {
 #[test]
 fn transactions_survive_killing_their_coordinator() -> Result<()> {
     let mut cluster = Cluster::start(3, &[])?;
-    let mut client = RawClient::connect(&cluster.node(1).addr)?;
-    wait_for(Duration::from_secs(30), || {
-        let code = raw::create_topic_with(&mut client, "txn", (3, 3), &[("min.insync.replicas", "2")])?;
-        Ok(matches!(code, 0 | 36).then_some(()))
-    })?;
-    cluster.wait_in_sync("txn", 3, REJOIN_LIMIT)?;
+    replicated_topic(&cluster, "txn")?;
     let bootstrap = cluster.bootstrap();
     let mut stream = LineStream::spawn(python("txn_stream.py").args(["--bootstrap", &bootstrap, "--topic", "txn"]))?;
     stream.wait_for_lines(20)?;
@@ -224,5 +221,81 @@ fn an_operator_finds_and_aborts_a_hanging_transaction() -> Result<()> {
     let (code, lso) = raw::list_offset_committed(&mut client, "hang")?;
     ensure!((code, lso) == (0, 5), "last stable offset after the abort: {lso} (error {code})");
     drop(hanging);
+    Ok(())
+}
+
+/// Creates `topic` with 3 partitions, 3 replicas and `min.insync.replicas=2`, all in sync.
+fn replicated_topic(cluster: &Cluster, topic: &str) -> Result<()> {
+    let mut client = RawClient::connect(&cluster.node(cluster.running()[0]).addr)?;
+    wait_for(Duration::from_secs(30), || {
+        let code = raw::create_topic_with(&mut client, topic, (3, 3), &[("min.insync.replicas", "2")])?;
+        Ok(matches!(code, 0 | 36).then_some(()))
+    })?;
+    cluster.wait_in_sync(topic, 3, REJOIN_LIMIT)?;
+    Ok(())
+}
+
+#[test]
+fn consume_transform_produce_stays_exactly_once_through_broker_kills() -> Result<()> {
+    const COUNT: usize = 3000;
+    let mut cluster = Cluster::start(3, &[])?;
+    replicated_topic(&cluster, "ctp-in")?;
+    replicated_topic(&cluster, "ctp-out")?;
+    let bootstrap = cluster.bootstrap();
+    let ctp = |mode: &str| {
+        let mut cmd = python("ctp_stream.py");
+        cmd.args(["--bootstrap", &bootstrap, "--source", "ctp-in", "--sink", "ctp-out", "--mode", mode]);
+        cmd.args(["--count", &COUNT.to_string()]);
+        cmd
+    };
+    run_ok(&mut ctp("seed"), b"")?;
+    let mut service = LineStream::spawn(&mut ctp("process"))?;
+    service.wait_for_lines(5)?;
+
+    let coordinator = coordinator_of(&cluster, "ctp")?;
+    let coordinator_killed = Instant::now();
+    cluster.node_mut(coordinator).kill()?;
+    service.wait_for_more(5)?;
+    cluster.node_mut(coordinator).restart()?;
+    cluster.wait_in_sync("ctp-out", 3, REJOIN_LIMIT)?;
+    let leader = cluster.leader_of("ctp-out", 0, REJOIN_LIMIT)?;
+    let leader_killed = Instant::now();
+    cluster.node_mut(leader).kill()?;
+    service.wait_for_more(5)?;
+    cluster.node_mut(leader).restart()?;
+    while !service.received.iter().any(|(_, l)| l == "done") {
+        service.wait_for_more(1)?;
+    }
+    let lines = service.stop()?;
+    let until = |from: Instant, to: Instant| -> Vec<(Instant, String)> {
+        lines.iter().filter(|(t, _)| (from..to).contains(t)).cloned().collect()
+    };
+    let pause_coordinator = longest_gap(&until(coordinator_killed, leader_killed), coordinator_killed);
+    let pause_leader = longest_gap(&until(leader_killed, Instant::now()), leader_killed);
+
+    let read =
+        run_ok(python("txn_stream.py").args(["--bootstrap", &bootstrap, "--topic", "ctp-out", "--mode", "read"]), b"")?;
+    let mut seen: BTreeMap<usize, usize> = BTreeMap::new();
+    for line in read.lines() {
+        let value = line.splitn(3, ' ').nth(2).with_context(|| format!("bad read line {line:?}"))?;
+        let i: usize = value
+            .strip_prefix("out-")
+            .and_then(|i| i.parse().ok())
+            .with_context(|| format!("{value:?} was never produced"))?;
+        *seen.entry(i).or_default() += 1;
+    }
+    let duplicates: Vec<_> = seen.iter().filter(|(_, n)| **n > 1).collect();
+    let missing: Vec<usize> = (0..COUNT).filter(|i| !seen.contains_key(i)).collect();
+    eprintln!(
+        "{COUNT} records in, {} out ({} distinct), {} duplicated, {} missing; {} commits; longest pause {pause_coordinator:?} after killing the coordinator (node {coordinator}), {pause_leader:?} after killing the leader of ctp-out-0 (node {leader})",
+        seen.values().sum::<usize>(),
+        seen.len(),
+        duplicates.len(),
+        missing.len(),
+        lines.iter().filter(|(_, l)| l.starts_with("committed")).count()
+    );
+    ensure!(duplicates.is_empty(), "records transformed twice: {:?}", &duplicates[..duplicates.len().min(10)]);
+    ensure!(missing.is_empty(), "records never transformed: {:?}", &missing[..missing.len().min(10)]);
+    ensure!(seen.len() == COUNT, "{} records out of range", seen.len() - COUNT);
     Ok(())
 }
