@@ -110,6 +110,12 @@ def workloads(duration):
         ("e2e_50mb", "e2e at 50 MB/s, acks=all, linger 1 ms", ["e2e", "--topic", "e2e", "--partitions", "8",
                                                                 "--acks", "all", "--linger-ms", "1", "--rate",
                                                                 e2e_rate, "--duration", duration], "p99_ms"),
+        ("produce_idempotent", "produce idempotent, acks=all, 8 partitions",
+         ["produce", "--topic", "p-idem", "--partitions", "8", "--acks", "all", "--idempotence", "--duration",
+          duration], "mb_per_sec"),
+        ("produce_txn", "produce transactional (commit every 100 ms), 8 partitions",
+         ["produce", "--topic", "p-txn", "--partitions", "8", "--transactional-id", "fjord-bench-txn",
+          "--txn-interval-ms", "100", "--duration", duration], "mb_per_sec"),
         ("produce_1000p", "produce acks=1, 1,000 partitions", ["produce", "--topic", "p-1000", "--partitions",
                                                                "1000", "--acks", "1", "--duration", duration],
          "mb_per_sec"),
@@ -289,6 +295,7 @@ def main():
                 for key, title, _, field in workloads(args.duration) if field == "mb_per_sec" and key != "consume"]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     goals = {"produce_acks1": "≥ 600 MB/s and ≥ 3× the peer", "produce_acksall": "≥ 300 MB/s",
+             "produce_txn": "≥ 0.8× idempotent",
              "consume": "≥ 1,500 MB/s", "e2e_50mb": "p99 ≤ 8 ms"}
     lines = [
         "# Benchmarks", "",
@@ -320,6 +327,12 @@ def main():
         ("RSS with 10,000 partitions", "MB", figure(ours, "rss_10000p_mb"),
          figure(theirs, "rss_10000p_mb") if has_peer else None, False, ""),
     ]
+    def txn_ratio_of(res):
+        idempotent, txn = figure(res, "produce_idempotent", "mb_per_sec"), figure(res, "produce_txn", "mb_per_sec")
+        return txn / idempotent if idempotent and txn is not None else None
+    txn_ratio = [txn_ratio_of(ours), txn_ratio_of(theirs)]
+    lines.append(f"| transactional ÷ idempotent throughput (same broker) | ratio | {fmt(txn_ratio[0], 2)} | "
+                 f"{fmt(txn_ratio[1], 2) if has_peer else '—'} | — | ≥ 0.8 |")
     for title, unit, a, b, higher, goal in process_rows:
         lines.append(f"| {title} | {unit} | {fmt(a)} | {fmt(b)} | {ratio(a, b, higher)} | {goal} |")
     if recovery_s is not None:

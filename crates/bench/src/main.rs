@@ -4,7 +4,8 @@
 //! - `produce`: records of a fixed size, as fast as possible or at a fixed rate; latency is from
 //!   the moment a record was due to be sent (its slot in the schedule at a fixed rate, so a
 //!   stalled broker cannot hide behind a stalled generator: coordinated omission) to its
-//!   delivery report.
+//!   delivery report. With `--transactional-id`, in transactions committed every
+//!   `--txn-interval-ms`.
 //! - `consume`: reads a number of records, from the beginning of every partition or in a group.
 //! - `e2e`: a producer stamps each record with the time it was due; a consumer measures when it
 //!   sees it.
@@ -91,6 +92,13 @@ pub struct ProduceArgs {
     /// The idempotent producer.
     #[arg(long)]
     idempotence: bool,
+    /// Produce in transactions with this transactional id (implies idempotence and acks=all).
+    #[arg(long, value_name = "ID")]
+    transactional_id: Option<String>,
+    /// With --transactional-id: commit a transaction every this many milliseconds (as
+    /// kafka-producer-perf-test's --transaction-duration-ms).
+    #[arg(long, default_value_t = 100, requires = "transactional_id")]
+    txn_interval_ms: u64,
 }
 
 #[derive(Debug, Clone, Args)]

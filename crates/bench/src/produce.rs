@@ -78,7 +78,17 @@ pub fn run(args: &ProduceArgs, e2e: bool) -> Result<Summary> {
         .set("queue.buffering.max.kbytes", "65536")
         .set("queue.buffering.max.messages", "1000000");
     let reports = Reports { counts: produced.clone(), latency: latency.clone(), measure: !e2e };
+    if let Some(id) = &args.transactional_id {
+        config.set("transactional.id", id).set("acks", "all").set("enable.idempotence", "true");
+    }
     let producer: ThreadedProducer<Reports> = config.create_with_context(reports).context("producer")?;
+    let txn_interval = Duration::from_millis(args.txn_interval_ms);
+    let mut transactions = 0u64;
+    let mut txn_started = Instant::now();
+    if args.transactional_id.is_some() {
+        producer.init_transactions(Duration::from_secs(60)).context("init_transactions")?;
+        producer.begin_transaction().context("begin_transaction")?;
+    }
 
     let consumer = if e2e { Some(EndToEnd::start(args, latency.clone())?) } else { None };
     let shown = consumer.as_ref().map_or_else(|| produced.clone(), |c| c.counts.clone());
@@ -121,6 +131,16 @@ pub fn run(args: &ProduceArgs, e2e: bool) -> Result<Summary> {
             }
         }
         sent += 1;
+        if args.transactional_id.is_some() && txn_started.elapsed() >= txn_interval {
+            producer.commit_transaction(Duration::from_secs(60)).context("commit_transaction")?;
+            producer.begin_transaction().context("begin_transaction")?;
+            transactions += 1;
+            txn_started = Instant::now();
+        }
+    }
+    if args.transactional_id.is_some() {
+        producer.commit_transaction(Duration::from_secs(60)).context("commit_transaction")?;
+        transactions += 1;
     }
     producer.flush(Duration::from_secs(120)).context("flush")?;
     let produce_seconds = start.elapsed().as_secs_f64();
@@ -128,7 +148,9 @@ pub fn run(args: &ProduceArgs, e2e: bool) -> Result<Summary> {
     let settings = serde_json::json!({
         "partitions": args.partitions, "record_size": args.record_size, "acks": args.acks,
         "linger_ms": args.linger_ms, "batch_size": args.batch_size, "compression": args.compression,
-        "rate": args.rate, "idempotence": args.idempotence, "sent": sent,
+        "rate": args.rate, "idempotence": args.idempotence || args.transactional_id.is_some(), "sent": sent,
+        "transactional": args.transactional_id.is_some(), "txn_interval_ms": args.txn_interval_ms,
+        "transactions": transactions,
     });
     let (records, bytes, errors, seconds) = match consumer {
         Some(consumer) => {

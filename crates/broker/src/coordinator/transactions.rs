@@ -33,6 +33,9 @@ pub const TRANSACTION_TOPIC: &str = "__transaction_state";
 
 /// Pause between two attempts at a marker or a Complete record that could not be written yet.
 const RETRY: Duration = Duration::from_millis(100);
+/// How long a request refused with CONCURRENT_TRANSACTIONS may wait for a transaction to
+/// complete before that answer goes out.
+const CONCURRENT_WAIT: Duration = Duration::from_millis(100);
 /// How long a broker may take to connect and answer a WriteTxnMarkers.
 const PEER_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -289,6 +292,9 @@ pub struct TransactionCoordinator {
     config: TransactionsConfig,
     ids: Arc<ProducerIds>,
     markers: Arc<MarkerWriter>,
+    /// Changes whenever a transaction completes (its markers written): requests refused with
+    /// CONCURRENT_TRANSACTIONS meanwhile wait for it.
+    completions: watch::Sender<u64>,
 }
 
 impl TransactionCoordinator {
@@ -321,7 +327,7 @@ impl TransactionCoordinator {
             coordinator: TxnCoordinator::new(txn),
             resend: Vec::new(),
         });
-        Arc::new(Self { runtime, config, ids, markers })
+        Arc::new(Self { runtime, config, ids, markers, completions: watch::channel(0).0 })
     }
 
     /// How markers and the coordinator's records are made durable.
@@ -414,7 +420,32 @@ impl TransactionCoordinator {
     }
 
     /// AddPartitionsToTxn (and AddOffsetsToTxn with the group's offsets partition).
+    ///
+    /// A transaction's first AddPartitionsToTxn usually arrives while the previous one's markers
+    /// are still written (the client sends it as soon as EndTxn is answered): instead of
+    /// answering CONCURRENT_TRANSACTIONS at once, which clients retry after a backoff (librdkafka:
+    /// `retry.backoff.ms`, 100 ms), it waits up to [`CONCURRENT_WAIT`] for a transaction to
+    /// complete and tries again. The client sees the answer it would have had after retrying,
+    /// sooner.
     pub async fn add_partitions(
+        &self,
+        id: &str,
+        producer: (i64, i16),
+        partitions: &[(String, i32)],
+    ) -> Result<(), BrokerError> {
+        let deadline = tokio::time::Instant::now() + CONCURRENT_WAIT;
+        let mut completions = self.completions.subscribe();
+        loop {
+            completions.borrow_and_update();
+            match self.try_add_partitions(id, producer, partitions).await {
+                Err(BrokerError::Txn(TxnError::ConcurrentTransactions(_)))
+                    if tokio::time::timeout_at(deadline, completions.changed()).await.is_ok_and(|c| c.is_ok()) => {}
+                done => return done,
+            }
+        }
+    }
+
+    async fn try_add_partitions(
         &self,
         id: &str,
         producer: (i64, i16),
@@ -482,6 +513,7 @@ impl TransactionCoordinator {
                 match pending.commit().await {
                     Ok(()) => {
                         let _ = shard.update(|st| st.coordinator.apply(&markers.complete, now_ms()));
+                        this.completions.send_modify(|n| *n = n.wrapping_add(1));
                         let result = if markers.commit { "commit" } else { "abort" };
                         metrics::counter!(crate::telemetry::catalog::TRANSACTIONS_ENDED, "result" => result)
                             .increment(1);
